@@ -1,0 +1,22 @@
+"""The outbox: one row per state change clients care about, written in the change's own transaction."""
+
+from django.db import models
+
+
+class Event(models.Model):
+    # Monotonic id: a reconnecting client replays everything after the last id it saw.
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=64, db_index=True)  # e.g. "project.created", "application.approved"
+    topic = models.CharField(max_length=128, db_index=True)  # e.g. "project:12", "user:7"
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["topic", "id"], name="event_topic_id")]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.type} {self.topic}"

@@ -1,0 +1,128 @@
+"""The one exception handler: every error under /api/ leaves in the contract's body."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse
+from django.utils.encoding import force_str
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from .errors import ERROR_CODES, ApiError, PayloadTooLarge, ServiceUnavailable, code_for_status
+from .renderers import dumps
+from .request_id import current_request_id
+
+logger = logging.getLogger("incubator.errors")
+
+_DRF_CODES: list[tuple[type[Exception], str]] = [
+    (InvalidToken, "TOKEN_INVALID"),
+    (drf_exceptions.NotAuthenticated, "NOT_AUTHENTICATED"),
+    (drf_exceptions.AuthenticationFailed, "AUTHENTICATION_FAILED"),
+    (drf_exceptions.PermissionDenied, "PERMISSION_DENIED"),
+    (drf_exceptions.NotFound, "NOT_FOUND"),
+    (drf_exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED"),
+    (drf_exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
+    (drf_exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (drf_exceptions.Throttled, "RATE_LIMITED"),
+    (drf_exceptions.ParseError, "PARSE_ERROR"),
+    (drf_exceptions.ValidationError, "INVALID_INPUT"),
+]
+
+
+def error_body(status_code: int, error_code: str, message: Any = None, details: dict[str, Any] | None = None) -> dict:
+    return {
+        "status_code": status_code,
+        "error_code": error_code,
+        "message": force_str(message if message is not None else ERROR_CODES.get(error_code, "")),
+        "details": details or {},
+    }
+
+
+def error_response(status_code: int, error_code: str | None = None, message: Any = None, **details: Any) -> HttpResponse:
+    """A contract error body outside DRF (middleware, Django's handlers, plain views)."""
+    body = error_body(status_code, error_code or code_for_status(status_code), message, details)
+    return HttpResponse(dumps(body), status=status_code, content_type="application/json")
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as {"field.path": [messages]}, in field order."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list) and detail and all(not isinstance(item, dict | list) for item in detail):
+        flat[prefix or "non_field_errors"] = [force_str(item) for item in detail]
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if value:
+                flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "non_field_errors"] = [force_str(detail)]
+    return flat
+
+
+def _validation_details(detail: Any) -> dict[str, Any]:
+    errors = flatten_errors(detail)
+    if not errors:
+        return {}
+    field, messages = next(iter(errors.items()))
+    return {"field": field, "message": messages[0], "errors": errors}
+
+
+def _code_for(exc: Exception) -> str:
+    for cls, code in _DRF_CODES:
+        if isinstance(exc, cls):
+            return code
+    return code_for_status(getattr(exc, "status_code", 500))
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exc)
+        exc = ServiceUnavailable(details={"unavailable": ["database"]})
+    elif isinstance(exc, TokenError):
+        exc = InvalidToken(force_str(exc))
+    elif isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = drf_exceptions.ParseError(force_str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # Unhandled: log the traceback with the request id, never send it.
+        logger.exception("unhandled error", exc_info=exc)
+        return Response(
+            error_body(500, "INTERNAL_ERROR", details={"request_id": current_request_id()}),
+            status=500,
+        )
+
+    if isinstance(exc, ApiError):
+        body = error_body(response.status_code, exc.error_code, exc.detail, exc.details)
+    elif isinstance(exc, drf_exceptions.ValidationError):
+        body = error_body(response.status_code, "INVALID_INPUT", None, _validation_details(exc.detail))
+    else:
+        code = _code_for(exc)
+        detail = exc.detail if isinstance(exc, drf_exceptions.APIException) else None
+        details: dict[str, Any] = {}
+        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
+            details["retry_after"] = int(exc.wait + 0.999)
+        message = detail if isinstance(detail, str) else None
+        if isinstance(exc, InvalidToken):
+            message = ERROR_CODES["TOKEN_INVALID"]
+        elif isinstance(exc, drf_exceptions.ParseError):
+            # The parser's own text (line/column) is for developers; the message is for people.
+            details["reason"] = force_str(detail)
+            message = ERROR_CODES["PARSE_ERROR"]
+        body = error_body(response.status_code, code, message, details)
+    if response.status_code == 429 and "Retry-After" not in response:
+        response["Retry-After"] = str(body["details"].get("retry_after", 60))
+    response.data = body
+    return response

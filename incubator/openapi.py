@@ -1,0 +1,71 @@
+"""OpenAPI: the list key per view and the contract's error responses on every operation."""
+
+from typing import Any
+
+from django.utils.encoding import force_str
+from django.utils.translation import override
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+from .errors import ERROR_CODES
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _get_paginator(self) -> Any:
+        paginator = super()._get_paginator()
+        if paginator is not None:
+            paginator.list_key_for_schema = getattr(self.view, "list_key", "results")
+        return paginator
+
+
+_ERRORS_ALWAYS = {"401": "Not authenticated, or the token is invalid or expired", "429": "Rate limited (see Retry-After)",
+                  "500": "Internal error (the body carries a request_id, never a stack trace)",
+                  "503": "A dependency (database, cache, broker) is down"}
+_ERRORS_WITH_BODY = {"400": "Invalid input or malformed JSON (details.field / details.message / details.errors)",
+                     "413": "Request body too large", "415": "Unsupported media type"}
+_ERRORS_WITH_ID = {"404": "Not found (also for private objects the caller may not see)"}
+_ERRORS_WRITE = {"403": "Permission denied"}
+
+
+def _error_schema() -> dict[str, Any]:
+    with override("en"):
+        described = "\n".join(f"- `{code}`: {force_str(message)}" for code, message in sorted(ERROR_CODES.items()))
+    return {
+        "type": "object",
+        "description": "The one error body of every response with status >= 400.",
+        "required": ["status_code", "error_code", "message", "details"],
+        "properties": {
+            "status_code": {"type": "integer", "example": 400, "description": "Equals the HTTP status."},
+            "error_code": {
+                "type": "string",
+                "enum": sorted(ERROR_CODES),
+                "example": "INVALID_INPUT",
+                "description": "Stable machine-readable code:\n" + described,
+            },
+            "message": {"type": "string", "example": "输入参数无效", "description": "Localized by Accept-Language."},
+            "details": {
+                "type": "object",
+                "additionalProperties": True,
+                "example": {"field": "email", "message": "请输入合法的邮件地址。", "errors": {"email": ["请输入合法的邮件地址。"]}},
+            },
+        },
+    }
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: an Error component, and the error responses each operation can give."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = _error_schema()
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            errors = dict(_ERRORS_ALWAYS)
+            if "requestBody" in operation or operation.get("parameters"):
+                errors.update(_ERRORS_WITH_BODY if "requestBody" in operation else {"400": "Invalid parameters"})
+            if "{" in path:
+                errors.update(_ERRORS_WITH_ID)
+            if method in ("post", "put", "patch", "delete") or operation.get("security"):
+                errors.update(_ERRORS_WRITE)
+            for status_code, description in errors.items():
+                operation["responses"].setdefault(status_code, {"description": description, **ref})
+    return result

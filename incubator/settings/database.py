@@ -1,0 +1,32 @@
+"""Database: DATABASE_URL, or a SQLite file by default; PostgreSQL always goes through a bounded pool."""
+
+import dj_database_url
+
+from .base import BASE_DIR
+from .env import env_int, env_str
+
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+
+_default = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+if _default["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections leak under ASGI (each request thread keeps its own); a pool bounded per process
+    # keeps the total under PostgreSQL's max_connections: processes x DB_POOL_MAX_SIZE.
+    _default["OPTIONS"] = {
+        "pool": {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        },
+        "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3),
+    }
+    _default["CONN_MAX_AGE"] = 0
+    _default["CONN_HEALTH_CHECKS"] = False
+elif _default["ENGINE"] == "django.db.backends.sqlite3":
+    _default["OPTIONS"] = {
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing mid-transaction.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DATABASES = {"default": _default}

@@ -1,0 +1,27 @@
+"""Root URLs: /api/v1/ (API, OpenAPI, docs, health), /admin/, and a JSON 404 for anything else under /api/."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from .health import LivenessView, ReadinessView
+from .views import api_not_found
+
+api_v1 = [
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    path("health", LivenessView.as_view(), name="health"),
+    path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("", include("accounts.api.urls")),
+    path("", include("projects.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_not_found),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "incubator.views.handler404"
+handler500 = "incubator.views.handler500"
