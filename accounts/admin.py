@@ -7,7 +7,17 @@ from .models import User
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("id", "username", "email", "display_name", "role", "is_staff", "is_active", "date_joined", "last_login")
+    list_display = (
+        "id",
+        "username",
+        "email",
+        "display_name",
+        "role",
+        "is_staff",
+        "is_active",
+        "date_joined",
+        "last_login",
+    )
     list_filter = ("role", "is_staff", "is_superuser", "is_active", "locale", "date_joined")
     search_fields = ("username", "email", "display_name")
     ordering = ("-date_joined",)
@@ -15,6 +25,4 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.fieldsets,
         (_("Incubator profile"), {"fields": ("display_name", "avatar_url", "bio", "locale", "role")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2", "role")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2", "role")}),)

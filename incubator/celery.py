@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incubator.settings")
 app = Celery("incubator")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["incubator"])  # the project package is not an installed app
 
 logger = logging.getLogger(__name__)
 _embedded_lock = threading.Lock()
@@ -29,8 +30,13 @@ def start_embedded_worker() -> bool:
         if _embedded_started:
             return False
         worker = app.WorkController(
-            pool_cls="solo", concurrency=1, loglevel="WARNING", without_heartbeat=True, without_mingle=True,
-            without_gossip=True, hostname="embedded@incubator",
+            pool_cls="solo",
+            concurrency=1,
+            loglevel="WARNING",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            hostname="embedded@incubator",
         )
         threading.Thread(target=worker.start, name="celery-embedded", daemon=True).start()
         _embedded_started = True

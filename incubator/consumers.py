@@ -25,7 +25,9 @@ class HealthConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(ws_message("pong", {"echo": content.get("data")}))
         else:
             await self.send_json(
-                ws_message("error", {"status_code": 400, "error_code": "INVALID_INPUT", "message": "unknown message type"})
+                ws_message(
+                    "error", {"status_code": 400, "error_code": "INVALID_INPUT", "message": "unknown message type"}
+                )
             )
 
 

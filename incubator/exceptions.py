@@ -42,7 +42,9 @@ def error_body(status_code: int, error_code: str, message: Any = None, details: 
     }
 
 
-def error_response(status_code: int, error_code: str | None = None, message: Any = None, **details: Any) -> HttpResponse:
+def error_response(
+    status_code: int, error_code: str | None = None, message: Any = None, **details: Any
+) -> HttpResponse:
     """A contract error body outside DRF (middleware, Django's handlers, plain views)."""
     body = error_body(status_code, error_code or code_for_status(status_code), message, details)
     return HttpResponse(dumps(body), status=status_code, content_type="application/json")

@@ -78,7 +78,9 @@ class ReadinessView(APIView):
     @extend_schema(
         tags=["health"],
         summary="Readiness: database, cache and broker reachable (503 naming what is down)",
-        responses={200: inline_serializer("Readiness", {"status": serializers.CharField(), "checks": serializers.DictField()})},
+        responses={
+            200: inline_serializer("Readiness", {"status": serializers.CharField(), "checks": serializers.DictField()})
+        },
     )
     def get(self, request: Request) -> Response:
         ok, checks = readiness()

@@ -17,11 +17,17 @@ class AutoSchema(SpectacularAutoSchema):
         return paginator
 
 
-_ERRORS_ALWAYS = {"401": "Not authenticated, or the token is invalid or expired", "429": "Rate limited (see Retry-After)",
-                  "500": "Internal error (the body carries a request_id, never a stack trace)",
-                  "503": "A dependency (database, cache, broker) is down"}
-_ERRORS_WITH_BODY = {"400": "Invalid input or malformed JSON (details.field / details.message / details.errors)",
-                     "413": "Request body too large", "415": "Unsupported media type"}
+_ERRORS_ALWAYS = {
+    "401": "Not authenticated, or the token is invalid or expired",
+    "429": "Rate limited (see Retry-After)",
+    "500": "Internal error (the body carries a request_id, never a stack trace)",
+    "503": "A dependency (database, cache, broker) is down",
+}
+_ERRORS_WITH_BODY = {
+    "400": "Invalid input or malformed JSON (details.field / details.message / details.errors)",
+    "413": "Request body too large",
+    "415": "Unsupported media type",
+}
 _ERRORS_WITH_ID = {"404": "Not found (also for private objects the caller may not see)"}
 _ERRORS_WRITE = {"403": "Permission denied"}
 
@@ -45,7 +51,11 @@ def _error_schema() -> dict[str, Any]:
             "details": {
                 "type": "object",
                 "additionalProperties": True,
-                "example": {"field": "email", "message": "请输入合法的邮件地址。", "errors": {"email": ["请输入合法的邮件地址。"]}},
+                "example": {
+                    "field": "email",
+                    "message": "请输入合法的邮件地址。",
+                    "errors": {"email": ["请输入合法的邮件地址。"]},
+                },
             },
         },
     }

@@ -42,7 +42,9 @@ class PageNumberPagination(pagination.BasePagination):
         self.total = counter(queryset) if counter else queryset.count()
         self.total_pages = max(1, math.ceil(self.total / self.page_size_value))
         if self.page > self.total_pages:
-            raise NotFound(_("Page %(page)d is past the last page (%(last)d).") % {"page": self.page, "last": self.total_pages})
+            raise NotFound(
+                _("Page %(page)d is past the last page (%(last)d).") % {"page": self.page, "last": self.total_pages}
+            )
         offset = (self.page - 1) * self.page_size_value
         if self.total == 0:
             return []
@@ -80,11 +82,20 @@ class PageNumberPagination(pagination.BasePagination):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:
         return [
-            {"name": "page", "required": False, "in": "query", "schema": {"type": "integer", "minimum": 1},
-             "description": "Page number, from 1. A page past the last one is a 404."},
-            {"name": "page_size", "required": False, "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
-             "description": f"Items per page (default {self.page_size}, at most {self.max_page_size})."},
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Page number, from 1. A page past the last one is a 404.",
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
+                "description": f"Items per page (default {self.page_size}, at most {self.max_page_size}).",
+            },
         ]
 
 

@@ -2,13 +2,19 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.renderers import OpenApiJsonRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .health import LivenessView, ReadinessView
 from .views import api_not_found
 
+
+class OpenApiJson(OpenApiJsonRenderer):
+    media_type = "application/json"  # what code generators and browsers expect of a .json address
+
+
 api_v1 = [
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularAPIView.as_view(renderer_classes=[OpenApiJson]), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
     path("health", LivenessView.as_view(), name="health"),

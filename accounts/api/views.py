@@ -27,8 +27,12 @@ class RegisterView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
 
-    @extend_schema(tags=["users"], request=RegisterInputSerializer, responses={201: UserSerializer},
-                   summary="Register (409 CONFLICT when the email or username is taken)")
+    @extend_schema(
+        tags=["users"],
+        request=RegisterInputSerializer,
+        responses={201: UserSerializer},
+        summary="Register (409 CONFLICT when the email or username is taken)",
+    )
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -40,8 +44,12 @@ class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["users"], request=LoginInputSerializer, responses={200: TokenPairSerializer},
-                   summary="Log in with email or username; repeated failures are throttled (429)")
+    @extend_schema(
+        tags=["users"],
+        request=LoginInputSerializer,
+        responses={200: TokenPairSerializer},
+        summary="Log in with email or username; repeated failures are throttled (429)",
+    )
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -50,7 +58,9 @@ class LoginView(APIView):
             password=data.validated_data["password"],
             address=BaseThrottle().get_ident(request),
         )
-        return Response({"access": str(refresh.access_token), "refresh": str(refresh), "user": UserSerializer(user).data})
+        return Response(
+            {"access": str(refresh.access_token), "refresh": str(refresh), "user": UserSerializer(user).data}
+        )
 
 
 @extend_schema(tags=["users"], summary="Exchange a refresh token for a new pair (the old refresh is blacklisted)")
@@ -62,8 +72,12 @@ class LogoutView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]  # the refresh token in the body is the credential
 
-    @extend_schema(tags=["users"], request=RefreshInputSerializer, responses={204: None},
-                   summary="Log out: blacklist the refresh token")
+    @extend_schema(
+        tags=["users"],
+        request=RefreshInputSerializer,
+        responses={204: None},
+        summary="Log out: blacklist the refresh token",
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,8 +92,9 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
 
-    @extend_schema(tags=["users"], request=ProfileInputSerializer, responses={200: UserSerializer},
-                   summary="Update my profile")
+    @extend_schema(
+        tags=["users"], request=ProfileInputSerializer, responses={200: UserSerializer}, summary="Update my profile"
+    )
     def patch(self, request: Request) -> Response:
         data = ProfileInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -90,8 +105,12 @@ class MeView(APIView):
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=["users"], request=PasswordChangeInputSerializer, responses={204: None},
-                   summary="Change my password (every refresh token is revoked)")
+    @extend_schema(
+        tags=["users"],
+        request=PasswordChangeInputSerializer,
+        responses={204: None},
+        summary="Change my password (every refresh token is revoked)",
+    )
     def post(self, request: Request) -> Response:
         data = PasswordChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -19,7 +19,12 @@ def event_record(
 ) -> Event:
     """Write the outbox row; must be called inside the transaction that makes the change it describes."""
     event = Event.objects.create(
-        type=type, topic=topic, subject_type=subject_type, subject_id=str(subject_id), payload=payload, actor_id=actor_id
+        type=type,
+        topic=topic,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        payload=payload,
+        actor_id=actor_id,
     )
     transaction.on_commit(lambda: event_publish(event=event))
     return event

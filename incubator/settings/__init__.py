@@ -4,10 +4,10 @@ DJANGO_SETTINGS_MODULE=incubator.settings is development and tests (embedded def
 incubator.settings.production adds the production checks on top.
 """
 
+from .api import *  # noqa: F403
 from .base import *  # noqa: F403
-from .database import *  # noqa: F403
 from .cache import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
-from .api import *  # noqa: F403
+from .database import *  # noqa: F403
 from .logging import *  # noqa: F403

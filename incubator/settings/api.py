@@ -12,7 +12,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "incubator.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "incubator.filters.StrictOrderingFilter",
+    ],
     "DEFAULT_SCHEMA_CLASS": "incubator.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incubator.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -15,7 +15,7 @@ if _default["ENGINE"] == "django.db.backends.postgresql":
         "pool": {
             "min_size": env_int("DB_POOL_MIN_SIZE", 2),
             "max_size": env_int("DB_POOL_MAX_SIZE", 10),
-            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+            "timeout": env_int("DB_POOL_TIMEOUT", 5),
         },
         "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3),
     }
@@ -28,5 +28,7 @@ elif _default["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not :memory:, so a live server started by a test can open the same test database.
+    _default["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
 
 DATABASES = {"default": _default}

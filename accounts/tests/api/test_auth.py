@@ -1,0 +1,202 @@
+"""Registration, login, refresh rotation, logout, expiry, profile and password."""
+
+from datetime import timedelta
+
+import pytest
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def register(client, **overrides):
+    data = {"email": "Li.Lei@Example.com", "username": "lilei", "password": "Zhong-Guo-2026!", "display_name": "李雷"}
+    data.update(overrides)
+    return client.post("/api/v1/users/register", data, format="json")
+
+
+def login(client, **data):
+    return client.post("/api/v1/users/login", data, format="json")
+
+
+def test_register_returns_the_user(api_client):
+    response = register(api_client)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["username"] == "lilei" and body["display_name"] == "李雷" and body["role"] == "member"
+    assert "password" not in body
+    assert User.objects.get(username="lilei").check_password("Zhong-Guo-2026!")
+
+
+def test_register_duplicate_email_case_insensitive_is_409(api_client):
+    assert register(api_client).status_code == 201
+    response = register(api_client, email="li.lei@EXAMPLE.com", username="other")
+    assert response.status_code == 409
+    assert response.json()["error_code"] == "CONFLICT"
+    assert response.json()["details"]["field"] == "email"
+
+
+def test_register_duplicate_username_case_insensitive_is_409(api_client):
+    assert register(api_client).status_code == 201
+    assert register(api_client, email="x@example.com", username="LiLei").status_code == 409
+
+
+@pytest.mark.parametrize("password", ["123", "password", "12345678901", "lilei2026"])
+def test_register_applies_password_validators(api_client, password):
+    response = register(api_client, password=password)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "password"
+    assert not User.objects.exists()
+
+
+def test_login_by_email_or_username(api_client, user):
+    for identifier in ({"email": user.email.upper()}, {"username": user.username}, {"email": user.username}):
+        response = login(api_client, password=PASSWORD, **identifier)
+        assert response.status_code == 200, identifier
+        body = response.json()
+        assert set(body) == {"access", "refresh", "user"}
+        assert body["user"]["id"] == user.id
+
+
+def test_login_bad_password_is_401(api_client, user):
+    response = login(api_client, email=user.email, password="wrong")
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "AUTHENTICATION_FAILED"
+
+
+def test_login_inactive_user_is_401(api_client, make_user):
+    user = make_user(is_active=False)
+    assert login(api_client, email=user.email, password=PASSWORD).status_code == 401
+
+
+def test_repeated_failures_for_one_account_are_throttled(api_client, user, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    for _ in range(3):
+        assert login(api_client, email=user.email, password="wrong").status_code == 401
+    response = login(api_client, email=user.email, password=PASSWORD)  # even the right password now waits
+    assert response.status_code == 429
+    assert response.json()["error_code"] == "RATE_LIMITED"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_repeated_failures_from_one_address_are_throttled(api_client, make_user, settings):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 4
+    users = make_user.create_batch(5)
+    for victim in users[:4]:
+        assert login(api_client, email=victim.email, password="wrong").status_code == 401
+    assert login(api_client, email=users[4].email, password=PASSWORD).status_code == 429
+
+
+def test_success_resets_the_account_counter(api_client, user, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    for _ in range(2):
+        login(api_client, email=user.email, password="wrong")
+    assert login(api_client, email=user.email, password=PASSWORD).status_code == 200
+    for _ in range(2):
+        login(api_client, email=user.email, password="wrong")
+    assert login(api_client, email=user.email, password=PASSWORD).status_code == 200
+
+
+def test_refresh_rotates_and_old_refresh_is_rejected(api_client, user):
+    tokens = login(api_client, email=user.email, password=PASSWORD).json()
+    rotated = api_client.post("/api/v1/users/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert rotated.status_code == 200
+    new = rotated.json()
+    assert new["refresh"] != tokens["refresh"] and new["access"]
+    reused = api_client.post("/api/v1/users/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert reused.status_code == 401
+    assert reused.json()["error_code"] == "TOKEN_INVALID"
+    again = api_client.post("/api/v1/users/token/refresh", {"refresh": new["refresh"]}, format="json")
+    assert again.status_code == 200
+
+
+def test_logout_blacklists_the_refresh_token(api_client, user):
+    tokens = login(api_client, email=user.email, password=PASSWORD).json()
+    assert api_client.post("/api/v1/users/logout", {"refresh": tokens["refresh"]}, format="json").status_code == 204
+    response = api_client.post("/api/v1/users/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "TOKEN_INVALID"
+    again = api_client.post("/api/v1/users/logout", {"refresh": tokens["refresh"]}, format="json")
+    assert again.status_code == 401 and again.json()["error_code"] == "TOKEN_INVALID"
+
+
+def test_expired_access_token_is_token_invalid(api_client, user):
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/users/me")
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "TOKEN_INVALID"
+
+
+def test_token_signed_with_another_key_is_rejected(api_client, user):
+    import jwt
+
+    forged = jwt.encode(
+        {"user_id": user.id, "token_type": "access", "exp": 9999999999, "jti": "x"}, "guess", algorithm="HS256"
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert api_client.get("/api/v1/users/me").json()["error_code"] == "TOKEN_INVALID"
+
+
+def test_refresh_token_cannot_be_used_as_access(api_client, user):
+    tokens = login(api_client, email=user.email, password=PASSWORD).json()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['refresh']}")
+    assert api_client.get("/api/v1/users/me").status_code == 401
+
+
+def test_me_get_and_patch(auth_client, user):
+    client = auth_client(user)
+    assert client.get("/api/v1/users/me").json()["email"] == user.email
+    response = client.patch(
+        "/api/v1/users/me",
+        {"display_name": "韩梅梅", "bio": "热爱机器学习", "locale": "en", "avatar_url": "https://example.com/a.png"},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["display_name"], body["bio"], body["locale"]) == ("韩梅梅", "热爱机器学习", "en")
+    user.refresh_from_db()
+    assert user.display_name == "韩梅梅"
+
+
+@pytest.mark.parametrize("data", [{"avatar_url": "javascript:alert(1)"}, {"locale": "fr"}, {"display_name": "x" * 101}])
+def test_me_patch_rejects_bad_values(auth_client, user, data):
+    response = auth_client(user).patch("/api/v1/users/me", data, format="json")
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == next(iter(data))
+
+
+def test_me_patch_cannot_change_role_or_email(auth_client, user):
+    auth_client(user).patch("/api/v1/users/me", {"role": "mentor", "email": "x@y.cn", "is_staff": True}, format="json")
+    user.refresh_from_db()
+    assert user.role == "member" and not user.is_staff and user.email != "x@y.cn"
+
+
+def test_password_change_revokes_refresh_tokens(api_client, auth_client, user):
+    tokens = login(api_client, email=user.email, password=PASSWORD).json()
+    client = auth_client(user)
+    wrong = client.post(
+        "/api/v1/users/me/password", {"current_password": "nope", "new_password": "Brand-New-2026!"}, format="json"
+    )
+    assert wrong.status_code == 400 and wrong.json()["details"]["field"] == "current_password"
+    weak = client.post(
+        "/api/v1/users/me/password", {"current_password": PASSWORD, "new_password": "123"}, format="json"
+    )
+    assert weak.status_code == 400 and weak.json()["details"]["field"] == "password"
+    ok = client.post(
+        "/api/v1/users/me/password", {"current_password": PASSWORD, "new_password": "Brand-New-2026!"}, format="json"
+    )
+    assert ok.status_code == 204
+    refresh = api_client.post("/api/v1/users/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert refresh.status_code == 401
+    assert login(api_client, email=user.email, password="Brand-New-2026!").status_code == 200
+
+
+def test_staff_shows_as_admin_role(auth_client, make_user):
+    admin = make_user(is_staff=True)
+    mentor = make_user(role="mentor")
+    assert auth_client(admin).get("/api/v1/users/me").json()["role"] == "admin"
+    assert auth_client(mentor).get("/api/v1/users/me").json()["role"] == "mentor"

@@ -1,0 +1,75 @@
+"""Test set-up shared by every app: services detection, markers, API clients."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+USING_REDIS = bool(os.environ.get("REDIS_URL"))
+USING_BROKER = bool(os.environ.get("CELERY_BROKER_URL"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    requirements = {
+        "postgres": (USING_POSTGRES, "needs DATABASE_URL=postgres://..."),
+        "redis": (USING_REDIS, "needs REDIS_URL"),
+        "celery_worker": (USING_BROKER, "needs CELERY_BROKER_URL for a real worker"),
+    }
+    for item in items:
+        for marker, (available, reason) in requirements.items():
+            if marker in item.keywords and not available:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # PBKDF2's cost is the point in production and pure waste in tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if not USING_BROKER:
+        # No broker: run tasks inline in tests (the server process uses an in-process worker thread instead).
+        from incubator.celery import app
+
+        app.conf.task_always_eager = True
+        app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def auth_client(api_client):
+    """auth_client(user) -> an APIClient sending that user's access token."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def _client(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return _client

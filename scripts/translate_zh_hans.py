@@ -1,0 +1,97 @@
+"""Fill locale/zh_Hans/LC_MESSAGES/django.po from the table below, then compile it.
+
+Run after `manage.py makemessages -l zh_Hans --no-location --ignore='.venv/*'`; an msgid missing from the
+table is reported and the script exits non-zero, so no English string reaches a Chinese user unnoticed.
+"""
+
+import sys
+from pathlib import Path
+
+from django.core.management import call_command
+
+ZH = {
+    "Incubator profile": "孵化器资料",
+    "Letters, digits and @/./+/-/_ only.": "只能包含字母、数字和 @/./+/-/_。",
+    "Give your email or username.": "请填写邮箱或用户名。",
+    "Only http and https addresses are allowed.": "只允许 http 和 https 地址。",
+    "Accounts": "账户",
+    "An account with this email or username already exists.": "该邮箱或用户名已被注册。",
+    "Incorrect username/email or password.": "用户名/邮箱或密码错误。",
+    "The current password is incorrect.": "当前密码不正确。",
+    "Member": "成员",
+    "Mentor": "导师",
+    "email address": "邮箱地址",
+    "display name": "显示名称",
+    "avatar URL": "头像地址",
+    "bio": "简介",
+    "locale": "语言",
+    "role": "角色",
+    "user": "用户",
+    "users": "用户",
+    "Invalid input.": "输入参数无效",
+    "Malformed request body.": "请求体格式错误，无法解析。",
+    "Authentication credentials were not provided.": "身份认证信息未提供。",
+    "Incorrect authentication credentials.": "身份认证信息不正确。",
+    "Token is invalid or expired.": "令牌无效或已过期。",
+    "You do not have permission to perform this action.": "您没有执行该操作的权限。",
+    "Not found.": "未找到。",
+    "Method not allowed.": "不允许使用该请求方法。",
+    "Could not satisfy the request Accept header.": "无法满足请求的 Accept 头。",
+    "The request conflicts with the current state.": "请求与当前状态冲突。",
+    "Request body is too large.": "请求体过大。",
+    "Unsupported media type.": "不支持的媒体类型。",
+    "Too many requests. Please try again later.": "请求过于频繁，请稍后再试。",
+    "Internal server error.": "服务器内部错误。",
+    "Service temporarily unavailable.": "服务暂时不可用。",
+    "Unknown ordering field(s): %(fields)s. Allowed: %(allowed)s.": "未知的排序字段：%(fields)s。可用字段：%(allowed)s。",
+    "Must be a positive integer.": "必须是正整数。",
+    "Page %(page)d is past the last page (%(last)d).": "第 %(page)d 页超出了最后一页（%(last)d）。",
+    "Simplified Chinese": "简体中文",
+    "English": "英语",
+    "Projects": "项目",
+}
+
+
+def fill(po_path: Path) -> list[str]:
+    lines = po_path.read_text(encoding="utf-8").splitlines()
+    missing, out, i = [], [], 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        if (
+            line.startswith('msgid "')
+            and line != 'msgid ""'
+            and i + 1 < len(lines)
+            and lines[i + 1].startswith("msgstr")
+        ):
+            msgid = line[len('msgid "') : -1].replace('\\"', '"')
+            if msgid in ZH:
+                out.append('msgstr "' + ZH[msgid].replace('"', '\\"') + '"')
+            else:
+                missing.append(msgid)
+                out.append(lines[i + 1])
+            i += 2
+            continue
+        i += 1
+    text = "\n".join(out) + "\n"
+    text = text.replace("#, fuzzy\n", "", 1).replace(
+        '"Content-Type: text/plain; charset=CHARSET\\n"', '"Content-Type: text/plain; charset=UTF-8\\n"'
+    )
+    po_path.write_text(text, encoding="utf-8")
+    return missing
+
+
+if __name__ == "__main__":
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incubator.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    django.setup()
+    po = Path(__file__).resolve().parent.parent / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    missing = fill(po)
+    call_command("compilemessages", locale=["zh_Hans"], ignore_patterns=[".venv/*"], verbosity=0)
+    if missing:
+        print("untranslated:", *missing, sep="\n  ")
+        sys.exit(1)
