@@ -27,3 +27,12 @@ class StrictOrderingFilter(OrderingFilter):
                 }
             )
         return fields
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        if not any(field.lstrip("-") in ("id", "pk") for field in ordering):
+            # A unique tie-breaker in the first field's direction keeps pages stable.
+            ordering = [*ordering, "-id" if ordering[0].startswith("-") else "id"]
+        return queryset.order_by(*ordering)

@@ -1,0 +1,154 @@
+"""Reads on projects: visibility, lists with filters, tags, members, applications."""
+
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from rest_framework.exceptions import NotFound
+
+from incubator.permissions import ProjectAccess
+
+from .models import Application, Membership, Project, ProjectTag, Tag
+
+# The fields of a project row, read with .values() so a list page builds no model instances.
+PROJECT_ROW_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "video_url",
+    "status",
+    "visibility",
+    "tags",
+    "member_count",
+    "schema_version",
+    "created_at",
+    "updated_at",
+    "owner_id",
+    "owner__username",
+    "owner__display_name",
+)
+
+
+def _is_admin(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def project_visible_q(*, user: Any) -> Q:
+    """Public projects, plus every project the user is a member of; admins see everything."""
+    if _is_admin(user):
+        return Q()
+    if user is None or not user.is_authenticated:
+        return Q(visibility=Project.Visibility.PUBLIC)
+    mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
+    return Q(visibility=Project.Visibility.PUBLIC) | Q(Exists(mine))
+
+
+def normalize_search(text: str) -> str:
+    return " ".join(text.split()).casefold()[:100]
+
+
+def _search_q(query: str) -> Q:
+    needle = normalize_search(query)
+    if not needle:
+        return Q()
+    contains = Q(search_text__contains=needle)
+    if connection.vendor != "postgresql":
+        return contains
+    # Substring (trigram-indexed LIKE: partial words and Chinese), full-text on whole words (websearch syntax:
+    # "quoted phrases", -excluded), and word similarity for typos. Each has its own GIN index (migration 0002).
+    fulltext = Q(search_vector=SearchQuery(needle, config="simple", search_type="websearch"))
+    return contains | Q(search_text__trigram_word_similar=needle) | fulltext
+
+
+def project_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet:
+    """Projects the user may see, filtered. Unordered: the caller orders."""
+    filters = filters or {}
+    qs = Project.objects.filter(project_visible_q(user=user))
+    if statuses := filters.get("status"):
+        qs = qs.filter(status__in=statuses)
+    if visibility := filters.get("visibility"):
+        qs = qs.filter(visibility=visibility)
+    if owner := filters.get("owner"):
+        qs = qs.filter(owner_id=owner)
+    if filters.get("member") == "me" and user is not None and user.is_authenticated:
+        qs = qs.filter(Exists(Membership.objects.filter(project=OuterRef("pk"), user=user)))
+    if tags := filters.get("tags"):
+        qs = qs.filter(_has_tag(tags))
+    for tag in filters.get("tags_all") or []:
+        qs = qs.filter(_has_tag([tag]))
+    if created_after := filters.get("created_after"):
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before := filters.get("created_before"):
+        qs = qs.filter(created_at__lt=created_before)
+    if search := filters.get("search"):
+        if connection.vendor == "postgresql":
+            qs = qs.annotate(search_vector=SearchVector("search_text", config="simple"))
+        qs = qs.filter(_search_q(search))
+    return qs
+
+
+def _has_tag(names: list[str]) -> Q:
+    """Carries any of these tags, case-insensitively (Chinese tags have no case and match as given)."""
+    wanted = Q()
+    for name in names:
+        wanted |= Q(name__iexact=name)
+    return Q(Exists(ProjectTag.objects.filter(project=OuterRef("pk"), tag__in=Tag.objects.filter(wanted))))
+
+
+def project_find(*, project_id: int) -> Project:
+    """The project with its owner, or 404. Callers check project_access before showing it."""
+    project = Project.objects.filter(pk=project_id).select_related("owner").first()
+    if project is None:
+        raise NotFound()
+    return project
+
+
+def project_row_of(project: Project) -> dict[str, Any]:
+    """The same row .values(*PROJECT_ROW_FIELDS) gives, from an instance loaded with its owner."""
+    row = {field: getattr(project, field) for field in PROJECT_ROW_FIELDS if "__" not in field}
+    row["owner__username"] = project.owner.username
+    row["owner__display_name"] = project.owner.display_name
+    return row
+
+
+def project_access(*, project: Project, user: Any) -> ProjectAccess:
+    role = None
+    if user is not None and user.is_authenticated:
+        role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    return ProjectAccess(role=role, is_admin=_is_admin(user), is_public=project.visibility == Project.Visibility.PUBLIC)
+
+
+def tag_list(*, user: Any, prefix: str = "") -> QuerySet:
+    """Tags with the number of projects the user can see carrying them, most popular first."""
+    visible = Project.objects.filter(project_visible_q(user=user)).values("pk")
+    qs = Tag.objects.all()
+    if prefix:
+        qs = qs.filter(name__istartswith=prefix.strip())
+    return (
+        qs.annotate(project_count=Count("project_links", filter=Q(project_links__project__in=visible)))
+        .filter(project_count__gt=0)
+        .order_by("-project_count", "name")
+    )
+
+
+def member_list(*, project: Project) -> QuerySet:
+    return Membership.objects.filter(project=project).select_related("user")
+
+
+def application_list(*, project: Project | None = None, applicant: Any = None, status: str | None = None) -> QuerySet:
+    qs = Application.objects.select_related("applicant", "project", "decided_by")
+    if project is not None:
+        qs = qs.filter(project=project)
+    if applicant is not None:
+        qs = qs.filter(applicant=applicant)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def application_get(*, project: Project, application_id: int) -> Application:
+    application = Application.objects.filter(project=project, pk=application_id).select_related("applicant").first()
+    if application is None:
+        raise NotFound()
+    return application

@@ -1,0 +1,379 @@
+"""Every write on projects, members and applications: validated, atomic, with its outbox event."""
+
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+
+from accounts.models import User
+from incubator.events.services import event_record
+from incubator.permissions import ProjectAccess
+
+from .errors import (
+    AlreadyMember,
+    ApplicationAlreadyPending,
+    ApplicationNotPending,
+    NotAMember,
+    OwnerImmutable,
+    ProjectNotRecruiting,
+)
+from .models import Application, Membership, Project, ProjectTag, Tag
+
+LIST_GENERATION_KEY = "projects:list-generation"
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
+
+
+# --- list counts --------------------------------------------------------------------------------------------
+
+
+def project_list_generation() -> str:
+    """A token that changes whenever any project, tag or membership changes: cached list totals key on it."""
+    return cache.get_or_set(LIST_GENERATION_KEY, lambda: uuid.uuid4().hex, timeout=None)
+
+
+def _invalidate_list_counts() -> None:
+    transaction.on_commit(lambda: cache.set(LIST_GENERATION_KEY, uuid.uuid4().hex, timeout=None))
+
+
+# --- tags ---------------------------------------------------------------------------------------------------
+
+
+def tags_normalize(raw: list[Any]) -> list[str]:
+    """Trimmed, inner whitespace collapsed, de-duplicated case-insensitively (first spelling wins), in order."""
+    if not isinstance(raw, list):
+        raise ValidationError({"tags": ["Expected a list of strings."]})
+    seen: set[str] = set()
+    tags: list[str] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            raise ValidationError({"tags": {index: ["Each tag must be a string."]}})
+        tag = " ".join(item.split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValidationError({"tags": {index: [f"A tag has at most {MAX_TAG_LENGTH} characters."]}})
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError({"tags": [f"At most {MAX_TAGS} tags."]})
+    return tags
+
+
+def _tags_resolve(names: list[str]) -> list[Tag]:
+    """The Tag rows for these names, creating missing ones; an existing spelling is reused."""
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name__iexact=name).first()
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(name=name)
+            except IntegrityError:  # created concurrently
+                tag = Tag.objects.get(name__iexact=name)
+        tags.append(tag)
+    return tags
+
+
+def _search_text(project: Project) -> str:
+    return " ".join(" ".join([project.name, " ".join(project.tags), project.description]).split()).casefold()
+
+
+def _link_tags(project: Project, tags: list[Tag]) -> None:
+    ProjectTag.objects.filter(project=project).exclude(tag__in=tags).delete()
+    existing = set(ProjectTag.objects.filter(project=project).values_list("tag_id", flat=True))
+    ProjectTag.objects.bulk_create([ProjectTag(project=project, tag=t) for t in tags if t.id not in existing])
+
+
+# --- projects -----------------------------------------------------------------------------------------------
+
+
+def _project_payload(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "status": project.status,
+        "visibility": project.visibility,
+        "tags": project.tags,
+        "owner_id": project.owner_id,
+        "member_count": project.member_count,
+    }
+
+
+@transaction.atomic
+def project_create(*, owner: User, data: dict[str, Any]) -> Project:
+    project = Project(owner=owner, **{f: data[f] for f in PROJECT_FIELDS if f in data})
+    tags = _tags_resolve(tags_normalize(data.get("tags", [])))
+    project.tags = [tag.name for tag in tags]
+    project.search_text = _search_text(project)
+    project.full_clean()
+    project.save()
+    _link_tags(project, tags)
+    Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
+    event_record(
+        type="project.created",
+        topic=f"project:{project.id}",
+        subject_type="project",
+        subject_id=project.id,
+        payload=_project_payload(project),
+        actor_id=owner.id,
+    )
+    _invalidate_list_counts()
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Project:
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    changed = [f for f in PROJECT_FIELDS if f in data and getattr(project, f) != data[f]]
+    for field in changed:
+        setattr(project, field, data[field])
+    if "tags" in data:
+        tags = _tags_resolve(tags_normalize(data["tags"]))
+        if [tag.name for tag in tags] != project.tags:
+            project.tags = [tag.name for tag in tags]
+            _link_tags(project, tags)
+            changed.append("tags")
+    if not changed:
+        return project
+    project.search_text = _search_text(project)
+    project.full_clean()
+    project.save()
+    event_record(
+        type="project.updated",
+        topic=f"project:{project.id}",
+        subject_type="project",
+        subject_id=project.id,
+        payload={**_project_payload(project), "changed": changed},
+        actor_id=actor.id,
+    )
+    _invalidate_list_counts()
+    return project
+
+
+def project_dependents(*, project: Project) -> list[str]:
+    """Names of the kinds of work hanging under the project (datasets, jobs, ...) besides its community."""
+    community = {"memberships", "applications", "tag_links"}
+    found = []
+    for relation in Project._meta.related_objects:
+        accessor = relation.get_accessor_name()
+        if accessor in community or not relation.one_to_many:
+            continue
+        if relation.related_model._default_manager.filter(**{relation.field.name: project}).exists():
+            found.append(accessor)
+    return found
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: User, access: ProjectAccess) -> None:
+    """Maintainers may delete an empty project; one with datasets or jobs only its owner or an admin, and
+    everything under it goes in the same transaction."""
+    dependents = project_dependents(project=project)
+    if dependents and not access.is_owner_or_admin:
+        raise PermissionDenied(detail=None)
+    payload = _project_payload(project)
+    project_id = project.id
+    project.delete()
+    event_record(
+        type="project.deleted",
+        topic=f"project:{project_id}",
+        subject_type="project",
+        subject_id=project_id,
+        payload={**payload, "removed": dependents},
+        actor_id=actor.id,
+    )
+    _invalidate_list_counts()
+
+
+# --- members ------------------------------------------------------------------------------------------------
+
+
+def _member_event(type_: str, membership: Membership, actor: User, **extra: Any) -> None:
+    event_record(
+        type=type_,
+        topic=f"project:{membership.project_id}",
+        subject_type="membership",
+        subject_id=f"{membership.project_id}:{membership.user_id}",
+        payload={"project_id": membership.project_id, "user_id": membership.user_id, "role": membership.role, **extra},
+        actor_id=actor.id,
+    )
+
+
+def _membership_add(*, project: Project, user: User, role: str) -> Membership:
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(project=project, user=user, role=role)
+    except IntegrityError as exc:
+        raise AlreadyMember() from exc
+    Project.objects.filter(pk=project.pk).update(member_count=F("member_count") + 1, updated_at=timezone.now())
+    return membership
+
+
+@transaction.atomic
+def member_add(*, project: Project, actor: User, user_id: int, role: str) -> Membership:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ValidationError({"user_id": ["No active user with this id."]})
+    if role == Membership.Role.OWNER:
+        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+    membership = _membership_add(project=project, user=user, role=role)
+    # An invitation settles any pending application of the same user.
+    Application.objects.filter(project=project, applicant=user, status=Application.Status.PENDING).update(
+        status=Application.Status.APPROVED, decided_by=actor, decided_at=timezone.now()
+    )
+    _member_event("member.added", membership, actor)
+    _invalidate_list_counts()
+    return membership
+
+
+def _membership_locked(project: Project, user_id: int) -> Membership:
+    membership = Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise NotFound()
+    return membership
+
+
+@transaction.atomic
+def member_update(*, project: Project, actor: User, user_id: int, role: str) -> Membership:
+    membership = _membership_locked(project, user_id)
+    if membership.role == Membership.Role.OWNER:
+        raise OwnerImmutable()
+    if role == Membership.Role.OWNER:
+        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+    if membership.role != role:
+        previous = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        _member_event("member.updated", membership, actor, previous_role=previous)
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, project: Project, actor: User, user_id: int) -> None:
+    membership = _membership_locked(project, user_id)
+    if membership.role == Membership.Role.OWNER:
+        raise OwnerImmutable()
+    membership.delete()
+    Project.objects.filter(pk=project.pk).update(member_count=F("member_count") - 1, updated_at=timezone.now())
+    _member_event("member.removed", membership, actor)
+    _invalidate_list_counts()
+
+
+@transaction.atomic
+def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Project:
+    """The new owner must already be a member; the previous owner stays on as a maintainer."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    target = Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
+    if target is None:
+        raise NotAMember()
+    if target.role == Membership.Role.OWNER:
+        return project
+    current = Membership.objects.select_for_update().get(project=project, role=Membership.Role.OWNER)
+    current.role = Membership.Role.MAINTAINER
+    current.save(update_fields=["role"])  # first, so the one-owner constraint holds at every statement
+    target.role = Membership.Role.OWNER
+    target.save(update_fields=["role"])
+    project.owner_id = user_id
+    project.save(update_fields=["owner", "updated_at"])
+    event_record(
+        type="project.ownership_transferred",
+        topic=f"project:{project.id}",
+        subject_type="project",
+        subject_id=project.id,
+        payload={"project_id": project.id, "previous_owner_id": current.user_id, "owner_id": user_id},
+        actor_id=actor.id,
+    )
+    _invalidate_list_counts()
+    return project
+
+
+# --- applications -------------------------------------------------------------------------------------------
+
+
+def _application_event(type_: str, application: Application, actor: User) -> None:
+    event_record(
+        type=type_,
+        topic=f"project:{application.project_id}",
+        subject_type="application",
+        subject_id=application.id,
+        payload={
+            "id": application.id,
+            "project_id": application.project_id,
+            "applicant_id": application.applicant_id,
+            "status": application.status,
+            "reason": application.decision_reason,
+        },
+        actor_id=actor.id,
+    )
+
+
+@transaction.atomic
+def application_submit(*, project: Project, applicant: User, message: str) -> Application:
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.status != Project.Status.RECRUITING:
+        raise ProjectNotRecruiting()
+    if Membership.objects.filter(project=project, user=applicant).exists():
+        raise AlreadyMember()
+    try:
+        with transaction.atomic():
+            application = Application.objects.create(project=project, applicant=applicant, message=message)
+    except IntegrityError as exc:
+        raise ApplicationAlreadyPending() from exc
+    _application_event("application.submitted", application, applicant)
+    return application
+
+
+def _application_locked(application: Application) -> Application:
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    if locked.status != Application.Status.PENDING:
+        raise ApplicationNotPending()
+    return locked
+
+
+@transaction.atomic
+def application_approve(*, application: Application, actor: User, role: str = Membership.Role.MEMBER) -> Application:
+    """Approve and create the membership in one transaction; of two concurrent approvals one wins, the
+    other sees the application decided (409)."""
+    application = _application_locked(application)
+    if role == Membership.Role.OWNER:
+        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+    project = Project.objects.get(pk=application.project_id)
+    membership = _membership_add(project=project, user=application.applicant, role=role)
+    application.status = Application.Status.APPROVED
+    application.decided_by = actor
+    application.decided_at = timezone.now()
+    application.save(update_fields=["status", "decided_by", "decided_at"])
+    _application_event("application.approved", application, actor)
+    _member_event("member.added", membership, actor)
+    _invalidate_list_counts()
+    return application
+
+
+@transaction.atomic
+def application_reject(*, application: Application, actor: User, reason: str) -> Application:
+    application = _application_locked(application)
+    application.status = Application.Status.REJECTED
+    application.decided_by = actor
+    application.decision_reason = reason
+    application.decided_at = timezone.now()
+    application.save(update_fields=["status", "decided_by", "decision_reason", "decided_at"])
+    _application_event("application.rejected", application, actor)
+    return application
+
+
+@transaction.atomic
+def application_withdraw(*, application: Application, actor: User) -> Application:
+    if application.applicant_id != actor.id:
+        raise PermissionDenied()
+    application = _application_locked(application)
+    application.status = Application.Status.WITHDRAWN
+    application.decided_at = timezone.now()
+    application.save(update_fields=["status", "decided_at"])
+    _application_event("application.withdrawn", application, actor)
+    return application
