@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from accounts.models import User
@@ -37,8 +38,15 @@ def project_list_generation() -> str:
     return cache.get_or_set(LIST_GENERATION_KEY, lambda: uuid.uuid4().hex, timeout=None)
 
 
+def _bump_generation() -> None:
+    cache.set(LIST_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+
+
 def _invalidate_list_counts() -> None:
-    transaction.on_commit(lambda: cache.set(LIST_GENERATION_KEY, uuid.uuid4().hex, timeout=None))
+    # Now, for reads inside this transaction; and again after commit, because a concurrent request may have
+    # counted the old rows under the first new token before this transaction became visible.
+    _bump_generation()
+    transaction.on_commit(_bump_generation)
 
 
 # --- tags ---------------------------------------------------------------------------------------------------
@@ -47,22 +55,22 @@ def _invalidate_list_counts() -> None:
 def tags_normalize(raw: list[Any]) -> list[str]:
     """Trimmed, inner whitespace collapsed, de-duplicated case-insensitively (first spelling wins), in order."""
     if not isinstance(raw, list):
-        raise ValidationError({"tags": ["Expected a list of strings."]})
+        raise ValidationError({"tags": [_("Expected a list of strings.")]})
     seen: set[str] = set()
     tags: list[str] = []
     for index, item in enumerate(raw):
         if not isinstance(item, str):
-            raise ValidationError({"tags": {index: ["Each tag must be a string."]}})
+            raise ValidationError({"tags": {index: [_("Each tag must be a string.")]}})
         tag = " ".join(item.split())
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValidationError({"tags": {index: [f"A tag has at most {MAX_TAG_LENGTH} characters."]}})
+            raise ValidationError({"tags": {index: [_("A tag has at most %(n)d characters.") % {"n": MAX_TAG_LENGTH}]}})
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValidationError({"tags": [f"At most {MAX_TAGS} tags."]})
+        raise ValidationError({"tags": [_("At most %(n)d tags.") % {"n": MAX_TAGS}]})
     return tags
 
 
@@ -219,9 +227,9 @@ def _membership_add(*, project: Project, user: User, role: str) -> Membership:
 def member_add(*, project: Project, actor: User, user_id: int, role: str) -> Membership:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise ValidationError({"user_id": ["No active user with this id."]})
+        raise ValidationError({"user_id": [_("No active user with this id.")]})
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
     membership = _membership_add(project=project, user=user, role=role)
     # An invitation settles any pending application of the same user.
     Application.objects.filter(project=project, applicant=user, status=Application.Status.PENDING).update(
@@ -245,7 +253,7 @@ def member_update(*, project: Project, actor: User, user_id: int, role: str) -> 
     if membership.role == Membership.Role.OWNER:
         raise OwnerImmutable()
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
     if membership.role != role:
         previous = membership.role
         membership.role = role
@@ -342,7 +350,7 @@ def application_approve(*, application: Application, actor: User, role: str = Me
     other sees the application decided (409)."""
     application = _application_locked(application)
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": ["Use the ownership transfer to make someone the owner."]})
+        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
     project = Project.objects.get(pk=application.project_id)
     membership = _membership_add(project=project, user=application.applicant, role=role)
     application.status = Application.Status.APPROVED

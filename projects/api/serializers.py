@@ -68,6 +68,15 @@ class ProjectSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class TagField(serializers.CharField):
+    """A tag is a string: numbers or objects are refused, not coerced."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProjectInputSerializer(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=200)
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True, trim_whitespace=False)
@@ -77,7 +86,7 @@ class ProjectInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
     visibility = serializers.ChoiceField(choices=Project.Visibility.choices, required=False)
     tags = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=200),
+        child=TagField(allow_blank=True, trim_whitespace=False, max_length=200),
         required=False,
         max_length=200,
     )
