@@ -3,11 +3,10 @@
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -59,6 +58,11 @@ def _record_failure(key: str) -> None:
             cache.add(key, 1, timeout=window)
 
 
+def _release_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def user_login(*, identifier: str, password: str, address: str) -> tuple[User, RefreshToken]:
     """Check credentials and issue a token pair. Too many failures for the account or the address: 429."""
     account_key, address_key = _failure_keys(identifier, address)
@@ -69,7 +73,14 @@ def user_login(*, identifier: str, password: str, address: str) -> tuple[User, R
     ):
         raise TooManyAttempts(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     found = user_find_by_login(identifier=identifier)
-    user = authenticate(username=found.username, password=password) if found is not None else None
+    # The password hash takes hundreds of milliseconds of CPU by design: give the pooled connection back
+    # first, so concurrent logins queue on the CPU and not on the pool (which would time out into 503s).
+    _release_connection()
+    if found is None:
+        User().set_password(password)  # the same hashing cost, so timing does not reveal unknown accounts
+        user = None
+    else:
+        user = found if found.check_password(password) and found.is_active else None
     if user is None:
         _record_failure(account_key)
         _record_failure(address_key)

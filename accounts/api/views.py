@@ -5,9 +5,11 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView as SimpleJWTRefreshView
+
+from incubator.throttling import ScopedRateThrottle
 
 from .. import services
 from .serializers import (

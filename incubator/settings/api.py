@@ -19,8 +19,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "incubator.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incubator.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "incubator.throttling.AnonRateThrottle",
+        "incubator.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON") or "6000/min",

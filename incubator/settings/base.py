@@ -99,3 +99,8 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:5173"
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# HTTP requests run on a pool of this many threads per process (see incubator/asgi.py); keep it at or
+# below DB_POOL_MAX_SIZE so no request waits for a database connection.
+HTTP_MODE = env_str("HTTP_MODE") or "threads"
+WEB_THREADS = env_int("WEB_THREADS", env_int("DB_POOL_MAX_SIZE", 10))

@@ -7,7 +7,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "incubator.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "incubator",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
