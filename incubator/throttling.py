@@ -61,7 +61,12 @@ class AnonRateThrottle(FixedWindowMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(FixedWindowMixin, throttling.UserRateThrottle):
-    pass
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        # DRF falls back to the client address for anonymous callers, counting them a second time beside
+        # AnonRateThrottle; here this limit is for logged-in users only.
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return super().get_cache_key(request, view)
 
 
 class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):

@@ -7,6 +7,7 @@ from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from accounts.api.serializers import UserPublicSerializer
+from incubator.serializers import QueryParamsSerializer
 
 from .. import services
 from ..models import Application, Membership, Project
@@ -95,7 +96,7 @@ class ProjectInputSerializer(serializers.Serializer):
         return services.tags_normalize(value)
 
 
-class ProjectListParamsSerializer(serializers.Serializer):
+class ProjectListParamsSerializer(QueryParamsSerializer):
     status = serializers.ListField(
         child=serializers.ChoiceField(choices=Project.Status.choices),
         required=False,

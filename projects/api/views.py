@@ -60,10 +60,10 @@ class ProjectRowsMixin:
     serializer_class = ProjectSerializer
 
     def list_total(self, queryset: QuerySet) -> int:
-        """COUNT(*) was most of a list request's database time; the total is cached per query under the
-        current generation (bumped by every project, tag or membership change), read in one round trip."""
-        sql, params = queryset.query.sql_with_params()
-        key = "projects:count:" + hashlib.blake2b(repr((sql, params)).encode(), digest_size=16).hexdigest()
+        """COUNT(*) was most of a list request's database time; the total is cached per (filters, caller's
+        visibility) under the current generation, bumped by every project, tag or membership change, and
+        read in one round trip with it."""
+        key = self.count_key
         found = cache.get_many([services.LIST_GENERATION_KEY, key])
         generation = found.get(services.LIST_GENERATION_KEY) or services.project_list_generation()
         cached = found.get(key)
@@ -73,7 +73,12 @@ class ProjectRowsMixin:
         cache.set(key, (generation, total), COUNT_CACHE_SECONDS)
         return total
 
-    def project_page(self, queryset: QuerySet) -> Response:
+    def project_page(self, queryset: QuerySet, filters: dict[str, Any]) -> Response:
+        # project_list is a pure function of the filters and of whose projects are visible, so those name
+        # the count exactly, without compiling its SQL.
+        scope = selectors.project_visibility_scope(user=self.request.user)
+        digest = hashlib.blake2b(repr((scope, sorted(filters.items()))).encode(), digest_size=16).hexdigest()
+        self.count_key = f"projects:count:{digest}"
         rows = self.paginate_queryset(self.filter_queryset(queryset).values(*selectors.PROJECT_ROW_FIELDS))
         labels = status_labels()
         return self.get_paginated_response([project_representation(row, labels) for row in rows])
@@ -91,7 +96,8 @@ class ProjectListCreateView(ProjectRowsMixin, GenericAPIView):
     def get(self, request: Request) -> Response:
         params = ProjectListParamsSerializer(data=_list_params(request))
         params.is_valid(raise_exception=True)
-        return self.project_page(selectors.project_list(user=request.user, filters=params.validated_data))
+        filters = params.validated_data
+        return self.project_page(selectors.project_list(user=request.user, filters=filters), filters)
 
     @extend_schema(
         tags=["projects"],
@@ -369,4 +375,5 @@ class MyProjectsView(ProjectRowsMixin, GenericAPIView):
 
     @extend_schema(tags=["users"], responses={200: ProjectSerializer(many=True)}, summary="Projects I belong to")
     def get(self, request: Request) -> Response:
-        return self.project_page(selectors.project_list(user=request.user, filters={"member": "me"}))
+        filters = {"member": "me"}
+        return self.project_page(selectors.project_list(user=request.user, filters=filters), filters)
