@@ -10,7 +10,6 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:
@@ -50,22 +49,27 @@ class PageNumberPagination(pagination.BasePagination):
             return []
         return list(queryset[offset : offset + self.page_size_value])
 
-    def _link(self, page: int | None) -> str | None:
+    def _link(self, base: str, page: int | None) -> str | None:
         if page is None:
             return None
-        url = self.request.build_absolute_uri()
+        query = self.request.query_params.copy()
         if page == 1:
-            return remove_query_param(url, "page")
-        return replace_query_param(url, "page", page)
+            query.pop("page", None)
+        else:
+            query["page"] = str(page)
+        encoded = query.urlencode()
+        return f"{base}?{encoded}" if encoded else base
 
     def get_pagination(self) -> dict[str, Any]:
+        has_next, has_previous = self.page < self.total_pages, self.page > 1
+        base = self.request.build_absolute_uri(self.request.path) if has_next or has_previous else ""
         return {
             "page": self.page,
             "page_size": self.page_size_value,
             "total": self.total,
             "total_pages": self.total_pages,
-            "next": self._link(self.page + 1 if self.page < self.total_pages else None),
-            "previous": self._link(self.page - 1 if self.page > 1 else None),
+            "next": self._link(base, self.page + 1 if has_next else None),
+            "previous": self._link(base, self.page - 1 if has_previous else None),
         }
 
     def get_paginated_response(self, data: list) -> Response:

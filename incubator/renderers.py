@@ -18,8 +18,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# Datetimes are formatted in C as the contract's "2023-10-26T10:00:00Z" (UTC, whole seconds); Django hands
+# out UTC-aware datetimes with USE_TZ, and serializers that format their own strings are unaffected.
+OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NON_STR_KEYS
+
+
 def dumps(data: Any) -> bytes:
-    return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(data, default=_default, option=OPTIONS)
 
 
 class ORJSONRenderer(BaseRenderer):

@@ -1,9 +1,9 @@
 """Input and output shapes of the projects API."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import URLValidator
+from django.utils.translation import get_language
 from rest_framework import serializers
 
 from accounts.api.serializers import UserPublicSerializer
@@ -12,14 +12,16 @@ from incubator.serializers import QueryParamsSerializer
 from .. import services
 from ..models import Application, Membership, Project
 
-
-def iso_utc(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+_LABELS: dict[str | None, dict[str, str]] = {}
 
 
 def status_labels() -> dict[str, str]:
-    """Status labels in the request's language (招募中 / 进行中 / 已完成, or English)."""
-    return {value: str(label) for value, label in Project.Status.choices}
+    """Status labels in the request's language (招募中 / 进行中 / 已完成, or English), built once per language."""
+    language = get_language()
+    labels = _LABELS.get(language)
+    if labels is None:
+        labels = _LABELS[language] = {value: str(label) for value, label in Project.Status.choices}
+    return labels
 
 
 def project_representation(row: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
@@ -40,8 +42,9 @@ def project_representation(row: dict[str, Any], labels: dict[str, str]) -> dict[
         },
         "member_count": row["member_count"],
         "schema_version": row["schema_version"],
-        "created_at": iso_utc(row["created_at"]),
-        "updated_at": iso_utc(row["updated_at"]),
+        # datetimes: the renderer writes them as ISO 8601 UTC with Z (incubator.renderers)
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }
 
 
