@@ -40,7 +40,7 @@ run: sandbox
 
 serve: setup
 ifeq ($(SERVER),granian)
-	$(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) --workers 1 --loop uvloop incubator.asgi:application
+	$(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --workers 1 --loop uvloop incubator.asgi:application
 else
 	$(BIN)/uvicorn incubator.asgi:application --host $(HOST) --port $(PORT) --ws websockets --lifespan off --no-access-log
 endif

@@ -106,7 +106,10 @@ class ConnectionWatcher:
         dbname = self.database_url.rsplit("/", 1)[1]
         with psycopg.connect(self.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
             while not self._stop.is_set():
-                count = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [dbname]).fetchone()[0]
+                count = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+                    [dbname],
+                ).fetchone()[0]
                 self.peak = max(self.peak, count)
                 time.sleep(0.05)
 

@@ -2,8 +2,8 @@
 
 from .env import env_bool, env_int, env_str
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
-CELERY_EMBEDDED_WORKER = CELERY_BROKER_URL == "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
+CELERY_EMBEDDED_WORKER = CELERY_BROKER_URL.startswith("memory://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
     "cache+memory://" if CELERY_EMBEDDED_WORKER else env_str("REDIS_URL") or "cache+memory://"
 )

@@ -48,3 +48,21 @@ def test_real_worker_consumes_the_broker():
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+@pytest.mark.skipif(bool(os.environ.get("CELERY_BROKER_URL")), reason="a broker is set: the worker test covers it")
+def test_embedded_worker_thread_consumes_the_memory_broker():
+    """What `make run` relies on: no broker configured, yet tasks run asynchronously in a worker thread."""
+    import threading
+
+    from incubator.celery import app, start_embedded_worker
+
+    app.conf.task_always_eager = False
+    try:
+        start_embedded_worker()
+        result = ping.delay()
+        # A worker in this process makes Celery refuse blocking joins by default; this test is the exception.
+        assert result.get(timeout=20, disable_sync_subtasks=False) == "pong"
+        assert any(t.name == "celery-embedded" for t in threading.enumerate())
+    finally:
+        app.conf.task_always_eager = True
