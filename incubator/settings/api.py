@@ -64,7 +64,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "projects.models.Project.Status",
+        "ApplicationStatusEnum": "projects.models.Application.Status",
+        "MembershipRoleEnum": "projects.models.Membership.Role",
+        "GrantableRoleEnum": "projects.api.serializers.GRANTABLE_ROLES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incubator.openapi.add_error_responses",

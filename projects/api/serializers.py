@@ -137,15 +137,16 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["user", "role", "role_display", "joined_at"]
 
 
+GRANTABLE_ROLES = [r for r in Membership.Role.choices if r[0] != "owner"]  # owner only by transfer
+
+
 class MemberAddInputSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(min_value=1)
-    role = serializers.ChoiceField(
-        choices=[r for r in Membership.Role.choices if r[0] != "owner"], default=Membership.Role.MEMBER
-    )
+    role = serializers.ChoiceField(choices=GRANTABLE_ROLES, default=Membership.Role.MEMBER)
 
 
 class MemberUpdateInputSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=[r for r in Membership.Role.choices if r[0] != "owner"])
+    role = serializers.ChoiceField(choices=GRANTABLE_ROLES)
 
 
 class OwnershipTransferInputSerializer(serializers.Serializer):
@@ -185,9 +186,7 @@ class ApplicationInputSerializer(serializers.Serializer):
 
 
 class ApplicationApproveInputSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(
-        choices=[("member", "member"), ("mentor", "mentor"), ("maintainer", "maintainer")], default="member"
-    )
+    role = serializers.ChoiceField(choices=GRANTABLE_ROLES, default=Membership.Role.MEMBER)
 
 
 class ApplicationRejectInputSerializer(serializers.Serializer):

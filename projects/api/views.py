@@ -55,6 +55,7 @@ class ProjectRowsMixin:
     """Lists of projects: lean rows, strict ordering, and an exact total cached until a project changes."""
 
     list_key = "projects"
+    queryset = Project.objects.none()  # the model, for the OpenAPI generator; rows come from selectors
     ordering_fields = ["created_at", "updated_at", "name", "member_count"]
     ordering = ["-created_at"]
     serializer_class = ProjectSerializer

@@ -135,7 +135,7 @@ def test_token_signed_with_another_key_is_rejected(api_client, user):
     import jwt
 
     forged = jwt.encode(
-        {"user_id": user.id, "token_type": "access", "exp": 9999999999, "jti": "x"}, "guess", algorithm="HS256"
+        {"user_id": user.id, "token_type": "access", "exp": 9999999999, "jti": "x"}, "g" * 64, algorithm="HS256"
     )
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     assert api_client.get("/api/v1/users/me").json()["error_code"] == "TOKEN_INVALID"
