@@ -50,7 +50,6 @@ worker: setup
 
 ## Run the whole suite (embedded defaults; DATABASE_URL / REDIS_URL / CELERY_BROKER_URL switch to real services).
 test: setup
-	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
