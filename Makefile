@@ -42,7 +42,7 @@ serve: setup
 ifeq ($(SERVER),granian)
 	$(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --workers 1 --loop uvloop incubator.asgi:application
 else
-	$(BIN)/uvicorn incubator.asgi:application --host $(HOST) --port $(PORT) --ws websockets --lifespan off --no-access-log
+	$(BIN)/uvicorn incubator.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --lifespan off --no-access-log
 endif
 
 worker: setup

@@ -59,6 +59,8 @@ def server(kind: str, env: dict[str, str]) -> Iterator[int]:
             "-m",
             "uvicorn",
             "incubator.asgi:application",
+            "--ws",
+            "websockets-sansio",
             "--host",
             "127.0.0.1",
             "--port",

@@ -54,6 +54,8 @@ def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
             "-m",
             "uvicorn",
             "incubator.asgi:application",
+            "--ws",
+            "websockets-sansio",
             "--host",
             "127.0.0.1",
             "--port",
