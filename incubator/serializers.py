@@ -17,3 +17,15 @@ class QueryParamsSerializer(serializers.Serializer):
         if sent is None:
             return copy.deepcopy(declared)
         return {name: copy.deepcopy(field) for name, field in declared.items() if name in sent}
+
+
+# The largest id a database integer column holds: larger numbers are refused as invalid input instead of
+# overflowing the driver (SQLite raises OverflowError, PostgreSQL a DataError).
+MAX_ID = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)

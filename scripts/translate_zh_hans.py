@@ -93,6 +93,7 @@ ZH = {
     "At most %(n)d tags.": "最多 %(n)d 个标签。",
     "No active user with this id.": "不存在该 ID 的有效用户。",
     "Use the ownership transfer to make someone the owner.": "请使用所有权转让来指定负责人。",
+    "JSON nested too deeply.": "JSON 嵌套层级过深。",
 }
 
 

@@ -7,7 +7,7 @@ from django.utils.translation import get_language
 from rest_framework import serializers
 
 from accounts.api.serializers import UserPublicSerializer
-from incubator.serializers import QueryParamsSerializer
+from incubator.serializers import IdField, QueryParamsSerializer
 
 from .. import services
 from ..models import Application, Membership, Project
@@ -114,7 +114,7 @@ class ProjectListParamsSerializer(QueryParamsSerializer):
     tags_all = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, max_length=20, help_text="All of these tags"
     )
-    owner = serializers.IntegerField(required=False, min_value=1, help_text="Owner's user id")
+    owner = IdField(required=False, help_text="Owner's user id")
     member = serializers.ChoiceField(choices=[("me", "me")], required=False, help_text="me: projects I belong to")
     visibility = serializers.ChoiceField(choices=Project.Visibility.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
@@ -141,7 +141,7 @@ GRANTABLE_ROLES = [r for r in Membership.Role.choices if r[0] != "owner"]  # own
 
 
 class MemberAddInputSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1)
+    user_id = IdField()
     role = serializers.ChoiceField(choices=GRANTABLE_ROLES, default=Membership.Role.MEMBER)
 
 
@@ -150,7 +150,7 @@ class MemberUpdateInputSerializer(serializers.Serializer):
 
 
 class OwnershipTransferInputSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1)
+    user_id = IdField()
 
 
 class ProjectBriefSerializer(serializers.ModelSerializer):

@@ -1,0 +1,53 @@
+"""What a careless or malicious client sends gets a contract error, never a 500, and changes nothing."""
+
+import pytest
+
+from projects.models import Project
+from projects.tests.factories import make_project
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_client_error(response, status_code=400):
+    assert response.status_code == status_code, response.content
+    assert response.json()["status_code"] == status_code
+
+
+def test_deeply_nested_json_is_a_parse_error(auth_client, user):
+    body = "[" * 100_000 + "]" * 100_000
+    response = auth_client(user).generic("POST", "/api/v1/projects", body, content_type="application/json")
+    assert_client_error(response)
+    assert response.json()["error_code"] == "PARSE_ERROR"
+
+
+def test_json_that_is_not_an_object(auth_client, user):
+    for body in ('"just a string"', "[1, 2]", "null", "42"):
+        response = auth_client(user).generic("POST", "/api/v1/projects", body, content_type="application/json")
+        assert_client_error(response)
+
+
+def test_nul_characters_are_refused(auth_client, user, api_client):
+    assert_client_error(auth_client(user).post("/api/v1/projects", {"name": "a\x00b"}, format="json"))
+    assert_client_error(auth_client(user).post("/api/v1/projects", {"name": "ok", "tags": ["a\x00"]}, format="json"))
+    assert_client_error(api_client.get("/api/v1/projects", {"search": "a\x00b"}))
+    assert_client_error(api_client.get("/api/v1/projects", {"tags": "a\x00b"}))
+    assert_client_error(api_client.post("/api/v1/users/login", {"username": "a\x00", "password": "x"}, format="json"))
+    assert not Project.objects.exists()
+
+
+@pytest.mark.parametrize("big", [2**63, 10**30])
+def test_out_of_range_ids_are_404_or_400(auth_client, user, api_client, big):
+    project = make_project(user)
+    assert api_client.get(f"/api/v1/projects/{big}").status_code == 404
+    response = auth_client(user).post(f"/api/v1/projects/{project.id}/members", {"user_id": big}, format="json")
+    assert response.status_code == 400
+    assert api_client.get("/api/v1/projects", {"owner": big}).status_code == 400
+
+
+def test_huge_page_number_is_404(api_client, user):
+    make_project(user)
+    assert api_client.get("/api/v1/projects", {"page": 10**18}).status_code == 404
+
+
+def test_overlong_search_is_400(api_client):
+    assert_client_error(api_client.get("/api/v1/projects", {"search": "x" * 101}))
