@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -13,14 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from incubator.servers import free_port, server_command
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
@@ -34,43 +29,7 @@ def pin(core: int) -> list[str]:
 @contextlib.contextmanager
 def server(kind: str, env: dict[str, str]) -> Iterator[int]:
     port = free_port()
-    if kind == "granian":
-        cmd = [
-            sys.executable,
-            "-m",
-            "granian",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--loop",
-            "uvloop",
-            "--log-level",
-            "warning",
-            "--interface",
-            "asginl",
-            "incubator.asgi:application",
-        ]
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "incubator.asgi:application",
-            "--ws",
-            "websockets-sansio",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+    cmd = server_command(kind, port)
     process = subprocess.Popen([*pin(0), *cmd], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 30

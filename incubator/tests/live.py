@@ -2,9 +2,7 @@
 
 import contextlib
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +10,9 @@ from pathlib import Path
 import httpx
 from django.db import connection
 
+from incubator.servers import free_port, server_command
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_database_url() -> str:
@@ -33,37 +27,7 @@ def test_database_url() -> str:
 def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
     port = free_port()
     child_env = {**os.environ, "DATABASE_URL": test_database_url(), "DB_POOL_TIMEOUT": "2", **env}
-    if server == "granian":
-        cmd = [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "incubator.asgi:application",
-        ]
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "incubator.asgi:application",
-            "--ws",
-            "websockets-sansio",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--no-access-log",
-        ]
+    cmd = server_command(server, port)
     process = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
