@@ -7,6 +7,8 @@ PORT   ?= 8000
 # uvicorn or granian: both serve HTTP and Channels' WebSockets (bench/http_auth.py compares them).
 SERVER ?= uvicorn
 PYTEST_ARGS ?=
+# Type-checked modules (STYLE.md: every service and selector signature is typed).
+TYPED := $(wildcard */services.py */selectors.py incubator/events/services.py)
 
 .PHONY: run test setup migrate sandbox serve worker lint format typecheck checks bench clean
 
@@ -55,6 +57,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -35,7 +35,7 @@ PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
 
 def project_list_generation() -> str:
     """A token that changes whenever any project, tag or membership changes: cached list totals key on it."""
-    return cache.get_or_set(LIST_GENERATION_KEY, lambda: uuid.uuid4().hex, timeout=None)
+    return str(cache.get_or_set(LIST_GENERATION_KEY, lambda: uuid.uuid4().hex, timeout=None))
 
 
 def _bump_generation() -> None:
@@ -60,12 +60,14 @@ def tags_normalize(raw: list[Any]) -> list[str]:
     tags: list[str] = []
     for index, item in enumerate(raw):
         if not isinstance(item, str):
-            raise ValidationError({"tags": {index: [_("Each tag must be a string.")]}})
+            raise ValidationError({"tags": {str(index): [_("Each tag must be a string.")]}})
         tag = " ".join(item.split())
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValidationError({"tags": {index: [_("A tag has at most %(n)d characters.") % {"n": MAX_TAG_LENGTH}]}})
+            raise ValidationError(
+                {"tags": {str(index): [_("A tag has at most %(n)d characters.") % {"n": MAX_TAG_LENGTH}]}}
+            )
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             tags.append(tag)
@@ -171,7 +173,7 @@ def project_dependents(*, project: Project) -> list[str]:
     found = []
     for relation in Project._meta.related_objects:
         accessor = relation.get_accessor_name()
-        if accessor in community or not relation.one_to_many:
+        if accessor is None or accessor in community or not relation.one_to_many:
             continue
         if relation.related_model._default_manager.filter(**{relation.field.name: project}).exists():
             found.append(accessor)
