@@ -1,9 +1,7 @@
 """Every write on projects, members and applications: validated, atomic, with its outbox event."""
 
-import uuid
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -12,6 +10,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 
 from accounts.models import User
 from incubator.events.services import event_record
+from incubator.generations import generation_bump, generation_get
 from incubator.permissions import ProjectAccess
 
 from .errors import (
@@ -24,7 +23,7 @@ from .errors import (
 )
 from .models import Application, Membership, Project, ProjectTag, Tag
 
-LIST_GENERATION_KEY = "projects:list-generation"
+LIST_GENERATION = "projects"
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
@@ -34,19 +33,12 @@ PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
 
 
 def project_list_generation() -> str:
-    """A token that changes whenever any project, tag or membership changes: cached list totals key on it."""
-    return str(cache.get_or_set(LIST_GENERATION_KEY, lambda: uuid.uuid4().hex, timeout=None))
-
-
-def _bump_generation() -> None:
-    cache.set(LIST_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    """Changes whenever any project, tag or membership changes anywhere: list totals are kept under it."""
+    return generation_get(LIST_GENERATION)
 
 
 def _invalidate_list_counts() -> None:
-    # Now, for reads inside this transaction; and again after commit, because a concurrent request may have
-    # counted the old rows under the first new token before this transaction became visible.
-    _bump_generation()
-    transaction.on_commit(_bump_generation)
+    generation_bump(LIST_GENERATION)
 
 
 # --- tags ---------------------------------------------------------------------------------------------------

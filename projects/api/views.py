@@ -1,10 +1,8 @@
 """HTTP endpoints of projects: the project resource, tags, members, join applications, my views."""
 
-import hashlib
 from functools import cached_property
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnl
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incubator.generations import LocalMemo
 from incubator.permissions import WRITER_ROLES, ProjectAccess, ProjectRolePermission
 
 from .. import selectors, services
@@ -35,7 +34,7 @@ from .serializers import (
     status_labels,
 )
 
-COUNT_CACHE_SECONDS = 300
+_TOTALS = LocalMemo(size=4096)  # (filters and scope, generation) -> exact total
 MULTI_VALUED = ("status", "tags", "tags_all")
 
 
@@ -61,25 +60,21 @@ class ProjectRowsMixin:
     serializer_class = ProjectSerializer
 
     def list_total(self, queryset: QuerySet) -> int:
-        """COUNT(*) was most of a list request's database time; the total is cached per (filters, caller's
-        visibility) under the current generation, bumped by every project, tag or membership change, and
-        read in one round trip with it."""
-        key = self.count_key
-        found = cache.get_many([services.LIST_GENERATION_KEY, key])
-        generation = found.get(services.LIST_GENERATION_KEY) or services.project_list_generation()
-        cached = found.get(key)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        total = queryset.count()
-        cache.set(key, (generation, total), COUNT_CACHE_SECONDS)
+        """COUNT(*) was most of a list request's database time. The total depends only on the filters, on
+        whose projects the caller sees and on the rows, so it is kept in this process under the projects'
+        generation token: exact, and one plain Redis GET when warm."""
+        key = (self.count_key, services.project_list_generation())
+        total = _TOTALS.get(key)
+        if total is None:
+            total = queryset.count()
+            _TOTALS.set(key, total)
         return total
 
     def project_page(self, queryset: QuerySet, filters: dict[str, Any]) -> Response:
         # project_list is a pure function of the filters and of whose projects are visible, so those name
         # the count exactly, without compiling its SQL.
         scope = selectors.project_visibility_scope(user=self.request.user)
-        digest = hashlib.blake2b(repr((scope, sorted(filters.items()))).encode(), digest_size=16).hexdigest()
-        self.count_key = f"projects:count:{digest}"
+        self.count_key = repr((scope, sorted(filters.items())))
         rows = self.paginate_queryset(self.filter_queryset(queryset).values(*selectors.PROJECT_ROW_FIELDS))
         labels = status_labels()
         return self.get_paginated_response([project_representation(row, labels) for row in rows])
