@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# uvicorn or granian: both serve HTTP and Channels' WebSockets (bench/http_auth.py compares them).
-SERVER ?= uvicorn
+# granian (default: faster in bench/http_auth.py) or uvicorn; both serve HTTP and Channels' WebSockets.
+SERVER ?= granian
 PYTEST_ARGS ?=
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
 TYPED := $(wildcard */services.py */selectors.py incubator/events/services.py)
@@ -41,10 +41,10 @@ run: sandbox
 	@$(MAKE) --no-print-directory serve
 
 serve: setup
-ifeq ($(SERVER),granian)
-	$(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --workers 1 --loop uvloop incubator.asgi:application
-else
+ifeq ($(SERVER),uvicorn)
 	$(BIN)/uvicorn incubator.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --lifespan off --no-access-log
+else
+	$(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --workers 1 --loop uvloop --log-level warning incubator.asgi:application
 endif
 
 worker: setup

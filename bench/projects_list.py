@@ -1,11 +1,11 @@
 """Benchmark: GET /api/v1/projects against a hand-written plain Django view, on 100,000 projects.
 
-    python bench/projects_list.py [--seconds 8] [--rounds 3] [--size 100000]
+    python bench/projects_list.py [--seconds 8] [--rounds 3] [--size 100000] [--server granian|uvicorn]
 
 With DATABASE_URL (PostgreSQL) it seeds its own databases (<name>_projects_100000 and _1000) with
-`seed_sandbox --size large`, timing the seed. One uvicorn process on core 0, the load on core 1, 32
-connections, scenarios interleaved, median of the rounds. Goals (issue 4): API >= 0.9x the reference's
-req/s, p99 < 2.5x p50, zero non-2xx, p50 at 100,000 projects within 1.5x of p50 at 1,000.
+`seed_sandbox --size large`, timing the seed. One server process on core 0, the load on core 1,
+32 connections, scenarios interleaved, median of the rounds. Goals (issue 4): API >= 0.9x the
+reference's req/s, p99 < 2.5x p50, zero non-2xx, p50 at 100,000 projects within 1.5x of p50 at 1,000.
 Writes bench/results/projects_list.json.
 """
 
@@ -55,8 +55,8 @@ def prepare(size: int) -> tuple[dict[str, str], float]:
     return env, time.perf_counter() - started
 
 
-def measure(env: dict[str, str], names: list[str], seconds: float, rounds: int, connections: int) -> dict:
-    with server("uvicorn", env) as port, ConnectionWatcher(env["DATABASE_URL"]) as watcher:
+def measure(env: dict[str, str], names: list[str], seconds: float, rounds: int, connections: int, kind: str) -> dict:
+    with server(kind, env) as port, ConnectionWatcher(env["DATABASE_URL"]) as watcher:
         requests = {}
         for name in names:
             query = SCENARIOS[name]
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     args = parser.parse_args()
     names = [name for name in args.only.split(",") if name in SCENARIOS]
     if pin(1) and os.environ.get("BENCH_PINNED") != "1":
@@ -89,8 +90,8 @@ def main() -> None:
     env_large, seed_seconds = prepare(args.size)
     env_small, _ = prepare(args.small)
     print(f"seed_sandbox --size large ({args.size} projects): {seed_seconds:.1f} s (0 if already seeded)")
-    large = measure(env_large, names, args.seconds, args.rounds, args.connections)
-    small = measure(env_small, ["list"], args.seconds, args.rounds, args.connections)
+    large = measure(env_large, names, args.seconds, args.rounds, args.connections, args.server)
+    small = measure(env_small, ["list"], args.seconds, args.rounds, args.connections, args.server)
 
     report: dict = {
         "database": env_large["DATABASE_URL"].split("://")[0],
@@ -101,7 +102,10 @@ def main() -> None:
         "small": small,
         "checks": {},
     }
-    print(f"--- {args.size} projects ({report['database']}), 32 connections, median of {args.rounds}")
+    print(
+        f"--- {args.size} projects ({report['database']}, {args.server}), {args.connections} connections, "
+        f"median of {args.rounds}"
+    )
     for name in names:
         api, ref = large[f"api_{name}"], large[f"ref_{name}"]
         ratio = round(api["rps"] / ref["rps"], 3)
