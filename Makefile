@@ -58,6 +58,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(TYPED)
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff check --fix .
