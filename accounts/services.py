@@ -12,6 +12,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from incubator.errors import TooManyAttempts
+from incubator.throttling import incr_window
 
 from .errors import AccountConflict, InvalidCredentials, WrongPassword
 from .models import User
@@ -49,15 +50,6 @@ def _failure_keys(identifier: str, address: str) -> tuple[str, str]:
     return f"login-fail:account:{identifier.strip().lower()}", f"login-fail:address:{address}"
 
 
-def _record_failure(key: str) -> None:
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    if not cache.add(key, 1, timeout=window):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=window)
-
-
 def _release_connection() -> None:
     if not connection.in_atomic_block:
         connection.close()
@@ -82,8 +74,8 @@ def user_login(*, identifier: str, password: str, address: str) -> tuple[User, R
     else:
         user = found if found.check_password(password) and found.is_active else None
     if user is None:
-        _record_failure(account_key)
-        _record_failure(address_key)
+        incr_window(account_key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        incr_window(address_key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
         raise InvalidCredentials()
     cache.delete(account_key)
     refresh = RefreshToken.for_user(user)

@@ -8,6 +8,7 @@ redis.Redis per operation also rebuilt its response-callback table; one client p
 """
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -41,3 +42,14 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _SharedPoolClient
+
+
+def raw_redis() -> tuple[Any, Callable[[str], str]] | None:
+    """The default cache's redis.Redis client and its key maker, for commands Django's API lacks (INCR with
+    EXPIRE NX, plain strings); None when the cache is not Redis."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(write=True), backend.make_and_validate_key
+    return None

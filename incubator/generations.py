@@ -8,25 +8,18 @@ Redis as plain strings (one GET, no pickling) when it is configured, else in Dja
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import transaction
 
-from .cache import RedisCache
-
-
-def _redis() -> tuple[Any, Callable[[str], str]] | None:
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        return backend._cache.get_client(write=True), backend.make_and_validate_key
-    return None
+from .cache import raw_redis
 
 
 def generation_get(name: str) -> str:
     key = f"generation:{name}"
-    redis = _redis()
+    redis = raw_redis()
     if redis is None:
         return str(cache.get_or_set(key, lambda: uuid.uuid4().hex, timeout=None))
     client, make_key = redis
@@ -40,7 +33,7 @@ def generation_get(name: str) -> str:
 
 def _bump(name: str) -> None:
     key = f"generation:{name}"
-    redis = _redis()
+    redis = raw_redis()
     if redis is None:
         cache.set(key, uuid.uuid4().hex, timeout=None)
     else:

@@ -8,19 +8,19 @@ price of allowing up to twice the rate across a window boundary, which is what m
 import time
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from rest_framework import throttling
 
-from .cache import RedisCache
+from .cache import raw_redis
 
 
 def incr_window(key: str, ttl: int) -> int:
     """Increment the counter `key`, creating it with `ttl` seconds to live; returns the new count."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(write=True)
+    redis = raw_redis()
+    if redis is not None:
+        client, make_key = redis
         pipe = client.pipeline(transaction=False)
-        full_key = backend.make_and_validate_key(key)
+        full_key = make_key(key)
         pipe.incr(full_key)
         pipe.expire(full_key, ttl, nx=True)
         count, _ = pipe.execute()
