@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from django.utils.encoding import force_str
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -88,6 +90,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
         exc = ServiceUnavailable(details={"unavailable": ["database"]})
+    elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        logger.warning("cache unavailable: %s", exc)
+        exc = ServiceUnavailable(details={"unavailable": ["cache"]})
     elif isinstance(exc, TokenError):
         exc = InvalidToken(force_str(exc))
     elif isinstance(exc, Http404):

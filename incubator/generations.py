@@ -2,43 +2,46 @@
 
 Whatever is derived from those rows (a list's exact total, say) can be kept in the process under the current
 token and stays exact: after a change anywhere, the next read sees a new token and recomputes. Tokens live in
-Redis as plain strings (one GET, no pickling) when it is configured, else in Django's cache.
+Redis as plain strings when it is configured, else in Django's cache. A view that declares `generations`
+gets its tokens read in the same round trip as its rate limits (incubator.throttling), so a warm list total
+costs no extra request to Redis.
 """
 
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 
-from .cache import raw_redis
+from .cache import redis_enabled, redis_execute, redis_key
 
 
-def generation_get(name: str) -> str:
-    key = f"generation:{name}"
-    redis = raw_redis()
-    if redis is None:
+def generation_key(name: str) -> str:
+    return f"generation:{name}"
+
+
+def generation_get(name: str, known: Mapping[str, str] | None = None) -> str:
+    """The current token of `name`; `known` holds tokens already read for this request."""
+    if known and (token := known.get(name)):
+        return token
+    key = generation_key(name)
+    if not redis_enabled():
         return str(cache.get_or_set(key, lambda: uuid.uuid4().hex, timeout=None))
-    client, make_key = redis
-    full_key = make_key(key)
-    value = client.get(full_key)
-    if value is None:
-        client.set(full_key, uuid.uuid4().hex, nx=True)
-        value = client.get(full_key)
-    return value.decode() if isinstance(value, bytes) else str(value)
+    full_key = redis_key(key)
+    # SET NX then GET: whoever comes first after a flush creates the token, everyone reads the same one.
+    _, value = redis_execute(("SET", full_key, uuid.uuid4().hex, "NX"), ("GET", full_key))
+    return value.decode()
 
 
 def _bump(name: str) -> None:
-    key = f"generation:{name}"
-    redis = raw_redis()
-    if redis is None:
-        cache.set(key, uuid.uuid4().hex, timeout=None)
+    key = generation_key(name)
+    if redis_enabled():
+        redis_execute(("SET", redis_key(key), uuid.uuid4().hex))
     else:
-        client, make_key = redis
-        client.set(make_key(key), uuid.uuid4().hex)
+        cache.set(key, uuid.uuid4().hex, timeout=None)
 
 
 def generation_bump(name: str) -> None:

@@ -3,6 +3,7 @@
 import math
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -49,27 +50,31 @@ class PageNumberPagination(pagination.BasePagination):
             return []
         return list(queryset[offset : offset + self.page_size_value])
 
-    def _link(self, base: str, page: int | None) -> str | None:
-        if page is None:
-            return None
-        query = self.request.query_params.copy()
-        if page == 1:
-            query.pop("page", None)
-        else:
-            query["page"] = str(page)
-        encoded = query.urlencode()
-        return f"{base}?{encoded}" if encoded else base
-
     def get_pagination(self) -> dict[str, Any]:
         has_next, has_previous = self.page < self.total_pages, self.page > 1
-        base = self.request.build_absolute_uri(self.request.path) if has_next or has_previous else ""
+        next_link = previous_link = None
+        if has_next or has_previous:
+            # The request's own query with `page` set in its place (appended if absent, left out for page 1).
+            base = self.request.build_absolute_uri(self.request.path)
+            params: list[tuple[str, Any]] = []
+            for key, values in self.request.query_params.lists():
+                params += [("page", "")] if key == "page" else [(key, value) for value in values]
+            if ("page", "") not in params:
+                params.append(("page", ""))
+
+            def link(page: int) -> str:
+                query = urlencode([(k, page if k == "page" else v) for k, v in params if k != "page" or page > 1])
+                return f"{base}?{query}" if query else base
+
+            next_link = link(self.page + 1) if has_next else None
+            previous_link = link(self.page - 1) if has_previous else None
         return {
             "page": self.page,
             "page_size": self.page_size_value,
             "total": self.total,
             "total_pages": self.total_pages,
-            "next": self._link(base, self.page + 1 if has_next else None),
-            "previous": self._link(base, self.page - 1 if has_previous else None),
+            "next": next_link,
+            "previous": previous_link,
         }
 
     def get_paginated_response(self, data: list) -> Response:

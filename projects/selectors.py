@@ -38,10 +38,11 @@ def project_visible_q(*, user: Any) -> Q:
     """Public projects, plus every project the user is a member of; admins see everything."""
     if _is_admin(user):
         return Q()
+    # The plain string: psycopg looks up an adapter for an enum subclass on every new cursor.
+    public = Q(visibility=Project.Visibility.PUBLIC.value)
     if user is None or not user.is_authenticated:
-        return Q(visibility=Project.Visibility.PUBLIC)
-    mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
-    return Q(visibility=Project.Visibility.PUBLIC) | Q(Exists(mine))
+        return public
+    return public | Q(Exists(Membership.objects.filter(project=OuterRef("pk"), user=user)))
 
 
 def project_visibility_scope(*, user: Any) -> str:

@@ -1,5 +1,6 @@
 """Every write on projects, members and applications: validated, atomic, with its outbox event."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -32,9 +33,10 @@ PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
 # --- list counts --------------------------------------------------------------------------------------------
 
 
-def project_list_generation() -> str:
-    """Changes whenever any project, tag or membership changes anywhere: list totals are kept under it."""
-    return generation_get(LIST_GENERATION)
+def project_list_generation(known: Mapping[str, str] | None = None) -> str:
+    """Changes whenever any project, tag or membership changes anywhere: list totals are kept under it.
+    `known`: tokens already read for this request (RateLimits reads a view's `generations`)."""
+    return generation_get(LIST_GENERATION, known)
 
 
 def _invalidate_list_counts() -> None:

@@ -9,8 +9,6 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView as SimpleJWTRefreshView
 
-from incubator.throttling import ScopedRateThrottle
-
 from .. import services
 from .serializers import (
     LoginInputSerializer,
@@ -26,8 +24,7 @@ from .serializers import (
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
+    throttle_scope = "register"  # on top of the anonymous limit (incubator.throttling.RateLimits)
 
     @extend_schema(
         tags=["users"],

@@ -9,6 +9,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["incubator.renderers.ORJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "incubator.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["incubator.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "incubator.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -18,10 +19,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "incubator.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incubator.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "incubator.throttling.AnonRateThrottle",
-        "incubator.throttling.UserRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["incubator.throttling.RateLimits"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON") or "6000/min",
         "user": env_str("THROTTLE_USER") or "12000/min",

@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnl
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incubator.filters import StrictOrderingFilter
 from incubator.generations import LocalMemo
 from incubator.permissions import WRITER_ROLES, ProjectAccess, ProjectRolePermission
 
@@ -55,15 +56,19 @@ class ProjectRowsMixin:
 
     list_key = "projects"
     queryset = Project.objects.none()  # the model, for the OpenAPI generator; rows come from selectors
+    # Filters are the selector's (validated by ProjectListParamsSerializer); only ordering is a backend.
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "name", "member_count"]
     ordering = ["-created_at"]
     serializer_class = ProjectSerializer
+    # Read with the rate-limit counters, in the request's one round trip to Redis (incubator.throttling).
+    generations = (services.LIST_GENERATION,)
 
     def list_total(self, queryset: QuerySet) -> int:
         """COUNT(*) was most of a list request's database time. The total depends only on the filters, on
         whose projects the caller sees and on the rows, so it is kept in this process under the projects'
-        generation token: exact, and one plain Redis GET when warm."""
-        key = (self.count_key, services.project_list_generation())
+        generation token: exact, and no extra round trip when warm."""
+        key = (self.count_key, services.project_list_generation(known=getattr(self.request, "generations", None)))
         total = _TOTALS.get(key)
         if total is None:
             total = queryset.count()
