@@ -6,11 +6,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from .renderers import ORJSONRenderer
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:
@@ -77,8 +80,14 @@ class PageNumberPagination(pagination.BasePagination):
             "previous": previous_link,
         }
 
-    def get_paginated_response(self, data: list) -> Response:
-        return Response({self.list_key: data, "pagination": self.get_pagination()})
+    def get_paginated_response(self, data: list) -> HttpResponse:
+        body = {self.list_key: data, "pagination": self.get_pagination()}
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if isinstance(renderer, ORJSONRenderer):
+            # The same bytes the renderer would write, without DRF's Response: it is a TemplateResponse rendered
+            # after the view returns, ~25 us of a list request for nothing a list needs.
+            return HttpResponse(renderer.render(body), content_type=self.request.accepted_media_type)
+        return Response(body)
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {

@@ -1,0 +1,52 @@
+"""The query-parameter serializer base: fast paths that must not change what validation answers."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from rest_framework import serializers
+
+from incubator.serializers import IdField, QueryParamsSerializer
+
+
+class Params(QueryParamsSerializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=5), required=False, max_length=3)
+    status = serializers.ChoiceField(choices=["a", "b"], required=False)
+    owner = IdField(required=False)
+
+
+def validate(data):
+    params = Params(data=data)
+    return (True, dict(params.validated_data)) if params.is_valid() else (False, params.errors)
+
+
+def test_nothing_declared_sent_is_valid_and_empty():
+    assert validate({"page": "2", "page_size": "20"}) == (True, {})
+
+
+def test_bad_values_are_still_refused_field_by_field():
+    ok, errors = validate({"tags": ["toolong", "ok"], "status": "c", "owner": "0"})
+    assert not ok
+    assert set(errors) == {"tags", "status", "owner"}
+    assert 0 in errors["tags"] and 1 not in errors["tags"]
+
+
+def test_shared_fields_validate_concurrently_like_one_at_a_time():
+    cases = [
+        {"tags": [f"t{i % 7}", "x" * (i % 8)], "status": "ab"[i % 2] if i % 5 else "zz", "owner": str(i % 4)}
+        for i in range(400)
+    ]
+    expected = [validate(case) for case in cases]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(validate, cases)) == expected
+    assert any(ok for ok, _ in expected) and any(not ok for ok, _ in expected)
+
+
+def test_schema_generation_sees_every_field():
+    assert set(Params().fields) == {"tags", "status", "owner"}
+
+
+def test_nested_serializers_are_refused():
+    with pytest.raises(TypeError, match="flat fields"):
+
+        class Nested(QueryParamsSerializer):
+            inner = Params()
