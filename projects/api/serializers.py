@@ -11,6 +11,7 @@ from incubator.serializers import IdField, QueryParamsSerializer
 
 from .. import services
 from ..models import Application, Membership, Project
+from ..selectors import ProjectRow
 
 _LABELS: dict[str | None, dict[str, str]] = {}
 
@@ -24,27 +25,23 @@ def status_labels() -> dict[str, str]:
     return labels
 
 
-def project_representation(row: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """A project as the API shows it, from a .values() row: the one code path of list and detail."""
+def project_representation(row: ProjectRow, labels: dict[str, str]) -> dict[str, Any]:
+    """A project as the API shows it, from a row of PROJECT_ROW_FIELDS: the one code path of list and detail."""
     return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "video_url": row["video_url"],
-        "status": row["status"],
-        "status_display": labels[row["status"]],
-        "tags": row["tags"],
-        "visibility": row["visibility"],
-        "owner": {
-            "id": row["owner_id"],
-            "username": row["owner__username"],
-            "display_name": row["owner__display_name"],
-        },
-        "member_count": row["member_count"],
-        "schema_version": row["schema_version"],
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "video_url": row.video_url,
+        "status": row.status,
+        "status_display": labels[row.status],
+        "tags": row.tags,
+        "visibility": row.visibility,
+        "owner": {"id": row.owner_id, "username": row.owner__username, "display_name": row.owner__display_name},
+        "member_count": row.member_count,
+        "schema_version": row.schema_version,
         # datetimes: the renderer writes them as ISO 8601 UTC with Z (incubator.renderers)
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
 
 

@@ -80,7 +80,9 @@ class ProjectRowsMixin:
         # the count exactly, without compiling its SQL.
         scope = selectors.project_visibility_scope(user=self.request.user)
         self.count_key = repr((scope, sorted(filters.items())))
-        rows = self.paginate_queryset(self.filter_queryset(queryset).values(*selectors.PROJECT_ROW_FIELDS))
+        rows = self.paginate_queryset(
+            self.filter_queryset(queryset).values_list(*selectors.PROJECT_ROW_FIELDS, named=True)
+        )
         labels = status_labels()
         return self.get_paginated_response([project_representation(row, labels) for row in rows])
 
