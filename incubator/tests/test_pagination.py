@@ -31,6 +31,23 @@ def test_last_page_and_links(api_client, users):
     assert body["pagination"]["previous"] == "http://testserver/api/v1/test/users?page=2&page_size=20"
 
 
+def test_links_keep_every_other_parameter_as_sent(api_client, users):
+    query = "ordering=-id&page=2&page_size=10&note=%E6%9C%BA%E5%99%A8%E5%AD%A6%E4%B9%A0&note=b+c"
+    pagination = api_client.get(f"/api/v1/test/users?{query}").json()["pagination"]
+    base = "http://testserver/api/v1/test/users"
+    assert pagination["next"] == f"{base}?{query.replace('page=2', 'page=3')}"
+    assert pagination["previous"] == f"{base}?{query.replace('page=2&', '')}"
+    # The links lead where they say.
+    assert api_client.get(pagination["next"]).json()["pagination"]["page"] == 3
+    assert api_client.get(pagination["previous"]).json()["pagination"]["page"] == 1
+
+
+def test_an_encoded_or_repeated_page_is_replaced_not_kept(api_client, users):
+    pagination = api_client.get("/api/v1/test/users?pag%65=1&page_size=10&page=2").json()["pagination"]
+    assert pagination["page"] == 2
+    assert pagination["next"] == "http://testserver/api/v1/test/users?page=3&page_size=10"
+
+
 def test_page_size_is_capped_at_100(api_client, users):
     body = api_client.get("/api/v1/test/users?page_size=1000").json()
     assert body["pagination"]["page_size"] == 100
