@@ -7,11 +7,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from incubator.errors import TooManyAttempts
+from incubator.errors import InvalidInput, TooManyAttempts
 from incubator.throttling import incr_window
 
 from .errors import AccountConflict, InvalidCredentials, WrongPassword
@@ -23,7 +22,7 @@ def _password_errors(password: str, user: User) -> None:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ValidationError({"password": list(exc.messages)}) from exc
+        raise InvalidInput({"password": list(exc.messages)}) from exc
 
 
 @transaction.atomic

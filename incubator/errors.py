@@ -2,6 +2,7 @@
 
 from typing import Any, ClassVar
 
+from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -63,6 +64,57 @@ class ApiError(APIException):
     def __init__(self, message: Any = None, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(detail=message if message is not None else self.default_detail, code=self.error_code)
         self.details = details or {}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A nested error structure ({"tags": {"0": ["..."]}}) as {"field.path": [messages]}, in field order."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list) and detail and all(not isinstance(item, dict | list) for item in detail):
+        flat[prefix or "non_field_errors"] = [force_str(item) for item in detail]
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if value:
+                flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "non_field_errors"] = [force_str(detail)]
+    return flat
+
+
+def validation_details(detail: Any) -> dict[str, Any]:
+    """The contract's details of a validation error: the first bad field, its first message, and every error."""
+    errors = flatten_errors(detail)
+    if not errors:
+        return {}
+    field, messages = next(iter(errors.items()))
+    return {"field": field, "message": messages[0], "errors": errors}
+
+
+class InvalidInput(ApiError):
+    """Raised by services and selectors for bad input, field by field: InvalidInput({"tags": ["..."]}).
+    Rendered exactly like a serializer's validation error, so a caller cannot tell which layer refused."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    error_code = "INVALID_INPUT"
+    default_detail = _("Invalid input.")
+
+    def __init__(self, errors: dict[str, Any] | None = None, message: Any = None) -> None:
+        super().__init__(message, details=validation_details(errors or {}))
+        self.errors = errors or {}
+
+
+class NotFound(ApiError):
+    status_code = status.HTTP_404_NOT_FOUND
+    error_code = "NOT_FOUND"
+    default_detail = _("Not found.")
+
+
+class PermissionDenied(ApiError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = "PERMISSION_DENIED"
+    default_detail = _("You do not have permission to perform this action.")
 
 
 class Conflict(ApiError):

@@ -14,7 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from .errors import ERROR_CODES, ApiError, PayloadTooLarge, ServiceUnavailable, code_for_status
+from .errors import (
+    ERROR_CODES,
+    ApiError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    code_for_status,
+    validation_details,
+)
 from .renderers import dumps
 from .request_id import current_request_id
 
@@ -50,31 +57,6 @@ def error_response(
     """A contract error body outside DRF (middleware, Django's handlers, plain views)."""
     body = error_body(status_code, error_code or code_for_status(status_code), message, details)
     return HttpResponse(dumps(body), status=status_code, content_type="application/json")
-
-
-def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error structure as {"field.path": [messages]}, in field order."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(detail, list) and detail and all(not isinstance(item, dict | list) for item in detail):
-        flat[prefix or "non_field_errors"] = [force_str(item) for item in detail]
-    elif isinstance(detail, list):
-        for index, value in enumerate(detail):
-            if value:
-                flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        flat[prefix or "non_field_errors"] = [force_str(detail)]
-    return flat
-
-
-def _validation_details(detail: Any) -> dict[str, Any]:
-    errors = flatten_errors(detail)
-    if not errors:
-        return {}
-    field, messages = next(iter(errors.items()))
-    return {"field": field, "message": messages[0], "errors": errors}
 
 
 def _code_for(exc: Exception) -> str:
@@ -114,7 +96,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(response.status_code, exc.error_code, exc.detail, exc.details)
     elif isinstance(exc, drf_exceptions.ValidationError):
-        body = error_body(response.status_code, "INVALID_INPUT", None, _validation_details(exc.detail))
+        body = error_body(response.status_code, "INVALID_INPUT", None, validation_details(exc.detail))
     else:
         code = _code_for(exc)
         detail = exc.detail if isinstance(exc, drf_exceptions.APIException) else None

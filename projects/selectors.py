@@ -6,8 +6,8 @@ from typing import Any, NamedTuple
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from rest_framework.exceptions import NotFound
 
+from incubator.errors import NotFound
 from incubator.permissions import ProjectAccess
 
 from .models import Application, Membership, Project, ProjectTag, Tag

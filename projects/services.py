@@ -7,9 +7,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from accounts.models import User
+from incubator.errors import InvalidInput, NotFound, PermissionDenied
 from incubator.events.services import event_record
 from incubator.generations import generation_bump, generation_get
 from incubator.permissions import ProjectAccess
@@ -49,24 +49,24 @@ def _invalidate_list_counts() -> None:
 def tags_normalize(raw: list[Any]) -> list[str]:
     """Trimmed, inner whitespace collapsed, de-duplicated case-insensitively (first spelling wins), in order."""
     if not isinstance(raw, list):
-        raise ValidationError({"tags": [_("Expected a list of strings.")]})
+        raise InvalidInput({"tags": [_("Expected a list of strings.")]})
     seen: set[str] = set()
     tags: list[str] = []
     for index, item in enumerate(raw):
         if not isinstance(item, str):
-            raise ValidationError({"tags": {str(index): [_("Each tag must be a string.")]}})
+            raise InvalidInput({"tags": {str(index): [_("Each tag must be a string.")]}})
         tag = " ".join(item.split())
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValidationError(
+            raise InvalidInput(
                 {"tags": {str(index): [_("A tag has at most %(n)d characters.") % {"n": MAX_TAG_LENGTH}]}}
             )
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValidationError({"tags": [_("At most %(n)d tags.") % {"n": MAX_TAGS}]})
+        raise InvalidInput({"tags": [_("At most %(n)d tags.") % {"n": MAX_TAGS}]})
     return tags
 
 
@@ -180,7 +180,7 @@ def project_delete(*, project: Project, actor: User, access: ProjectAccess) -> N
     everything under it goes in the same transaction."""
     dependents = project_dependents(project=project)
     if dependents and not access.is_owner_or_admin:
-        raise PermissionDenied(detail=None)
+        raise PermissionDenied()
     payload = _project_payload(project)
     project_id = project.id
     project.delete()
@@ -223,9 +223,9 @@ def _membership_add(*, project: Project, user: User, role: str) -> Membership:
 def member_add(*, project: Project, actor: User, user_id: int, role: str) -> Membership:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise ValidationError({"user_id": [_("No active user with this id.")]})
+        raise InvalidInput({"user_id": [_("No active user with this id.")]})
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
+        raise InvalidInput({"role": [_("Use the ownership transfer to make someone the owner.")]})
     membership = _membership_add(project=project, user=user, role=role)
     # An invitation settles any pending application of the same user.
     Application.objects.filter(project=project, applicant=user, status=Application.Status.PENDING).update(
@@ -249,7 +249,7 @@ def member_update(*, project: Project, actor: User, user_id: int, role: str) -> 
     if membership.role == Membership.Role.OWNER:
         raise OwnerImmutable()
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
+        raise InvalidInput({"role": [_("Use the ownership transfer to make someone the owner.")]})
     if membership.role != role:
         previous = membership.role
         membership.role = role
@@ -346,7 +346,7 @@ def application_approve(*, application: Application, actor: User, role: str = Me
     other sees the application decided (409)."""
     application = _application_locked(application)
     if role == Membership.Role.OWNER:
-        raise ValidationError({"role": [_("Use the ownership transfer to make someone the owner.")]})
+        raise InvalidInput({"role": [_("Use the ownership transfer to make someone the owner.")]})
     project = Project.objects.get(pk=application.project_id)
     membership = _membership_add(project=project, user=application.applicant, role=role)
     application.status = Application.Status.APPROVED
