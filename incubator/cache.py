@@ -2,14 +2,15 @@
 
 Django keeps cache backends in a context-local store, and every request here runs in a fresh context
 (a2wsgi and Django's ASGI handler both copy one per request), so each request built a new RedisCache with
-its own connection pool and opened a new TCP connection to Redis: 31% of a list request's CPU under load
-(py-spy, bench/projects_list.py). Pools are thread-safe, so one per server and options is enough. A new
+its own connection pool and opened a new TCP connection to Redis: a large share of a list request's CPU
+under load (py-spy, bench/projects_list.py). Pools are thread-safe, so one per server and options is
+enough. A new
 redis.Redis per operation also rebuilt its response-callback table; one client per pool is kept too.
 
 The commands every API request sends (its rate-limit counters, the generation tokens its list totals hang
 on) go through `redis_execute` instead: one pipeline on a connection owned by the calling thread. Checking a
 connection out of redis-py's pool polls its socket on every command, and a redis-py Pipeline costs more
-Python than the round trip itself; together they were ~80 µs of a ~1.6 ms list request.
+Python than the round trip itself.
 """
 
 import os

@@ -10,7 +10,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from .batch import CacheBatch, batch_scope
 from .exceptions import error_response
+from .generations import generation_key
 from .request_id import reset_request_id, set_request_id
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -122,3 +124,21 @@ def _is_contract_body(response: HttpResponse) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and "error_code" in body and "status_code" in body
+
+
+class CacheBatchMiddleware(_BothModes):
+    """Opens the request's cache batch (incubator.batch); once the view is resolved, wants the generation
+    tokens of the lists it declares in `generations`, so they travel with the rate-limit counters."""
+
+    def before(self, request: HttpRequest) -> None:
+        request._cache_batch_token = batch_scope.set(CacheBatch())  # type: ignore[attr-defined]
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        batch_scope.reset(request._cache_batch_token)  # type: ignore[attr-defined]
+        return response
+
+    def process_view(self, request: HttpRequest, view_func: Any, args: Any, kwargs: Any) -> None:
+        names = getattr(getattr(view_func, "cls", None), "generations", ())
+        batch = batch_scope.get()
+        if names and batch is not None:
+            batch.want(*(generation_key(name) for name in names))

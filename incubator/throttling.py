@@ -3,23 +3,20 @@
 DRF's throttles keep a sliding window as a pickled list of timestamps, read and rewritten on every request
 (two round trips and a pickle), one throttle class after another. Here one class, `RateLimits`, counts every
 limit that applies to the request (`anon` by client address or `user` by account, plus the view's
-`throttle_scope`) with INCR + EXPIRE NX per limit, and reads the generation tokens the view declares in
-`generations` (incubator.generations) in the same pipeline: one round trip per request. A fixed window
-allows up to twice the rate across a window boundary, which is what most public APIs accept.
+`throttle_scope`) with INCR + EXPIRE NX per limit, in the request's cache batch (incubator.batch): whatever
+else the request wants from the cache travels in the same round trip. A fixed window allows up to twice the
+rate across a window boundary, which is what most public APIs accept.
 """
 
 import functools
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from .cache import redis_enabled, redis_execute, redis_key
-from .generations import generation_key
+from .batch import batch_count, batch_scope, count_and_read
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -34,32 +31,6 @@ def parse_rate(rate: str) -> tuple[int, int]:
         raise ImproperlyConfigured(f"Invalid rate {rate!r}: expected '<count>/<s|min|hour|day>'") from None
 
 
-def count_and_read(counters: Sequence[tuple[str, int]], keys: Sequence[str]) -> tuple[list[int], list[str | None]]:
-    """Increments each counter (created with its TTL in seconds) and reads each key, in one round trip.
-    Returns the new counts and the values read (None where a key is missing)."""
-    if redis_enabled():
-        commands: list[tuple[Any, ...]] = []
-        for key, ttl in counters:
-            full_key = redis_key(key)
-            commands += [("INCR", full_key), ("EXPIRE", full_key, ttl, "NX")]
-        commands += [("GET", redis_key(key)) for key in keys]
-        replies = redis_execute(*commands) if commands else []
-        split = 2 * len(counters)
-        return [int(count) for count in replies[:split:2]], [
-            value.decode() if value is not None else None for value in replies[split:]
-        ]
-    return [_local_incr(key, ttl) for key, ttl in counters], [cache.get(key) for key in keys]
-
-
-def _local_incr(key: str, ttl: int) -> int:
-    cache.add(key, 0, ttl)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, ttl)
-        return 1
-
-
 def incr_window(key: str, ttl: int) -> int:
     """Increment the counter `key`, creating it with `ttl` seconds to live; returns the new count."""
     return count_and_read([(key, ttl)], [])[0][0]
@@ -67,14 +38,13 @@ def incr_window(key: str, ttl: int) -> int:
 
 class RateLimits(BaseThrottle):
     """Every limit that applies to the request, from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]: `anon` for
-    anonymous callers (by address) or `user` (by account), and the view's `throttle_scope` when it names one.
-    Sets `request.generations` to the tokens of the view's `generations` read alongside."""
+    anonymous callers (by address) or `user` (by account), and the view's `throttle_scope` when it names one."""
 
     wait_seconds = 0.0
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+    def _limits(self, request: Any, view: Any, user: Any) -> list[tuple[str, int, int, float]]:
+        """(counter key, allowed, window length, seconds left in the window) for every limit that applies."""
         rates = api_settings.DEFAULT_THROTTLE_RATES
-        user = request.user
         authenticated = bool(user and user.is_authenticated)
         ident = user.pk if authenticated else self.get_ident(request)
         scopes = ["user" if authenticated else "anon"]
@@ -82,19 +52,29 @@ class RateLimits(BaseThrottle):
             if view_scope not in rates:
                 raise ImproperlyConfigured(f"No rate set for throttle scope {view_scope!r}")
             scopes.append(view_scope)
-        now = time.time()
-        limits = []  # (counter key, allowed, window length, seconds left in the window)
+        batch = batch_scope.get()
+        now = batch.started if batch is not None else time.time()
+        limits = []
         for scope in scopes:
             if rates.get(scope) is None:
                 continue
             allowed, duration = parse_rate(rates[scope])
             window = int(now // duration)
             limits.append((f"throttle:{scope}:{ident}:{window}", allowed, duration, (window + 1) * duration - now))
-        names = tuple(getattr(view, "generations", ()))
-        counts, tokens = count_and_read(
-            [(key, duration + 1) for key, _, duration, _ in limits], [generation_key(name) for name in names]
-        )
-        request.generations = {name: token for name, token in zip(names, tokens, strict=True) if token}
+        return limits
+
+    def counters(self, request: Any, view: Any, user: Any) -> list[tuple[str, int]]:
+        """The counters this request increments, named before authentication has set request.user."""
+        return [(key, duration + 1) for key, _, duration, _ in self._limits(request, view, user)]
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        limits = self._limits(request, view, request.user)
+        batch = batch_scope.get()
+        if batch is not None and all(key in batch.counts for key, *_ in limits):
+            counts = [batch.counts[key] for key, *_ in limits]  # sent already, with authentication's reads
+        else:
+            # Sent in the request's one round trip to the cache, with whatever else the request wants from it.
+            counts = batch_count([(key, duration + 1) for key, _, duration, _ in limits])
         over = [max(1.0, left) for (_, allowed, _, left), count in zip(limits, counts, strict=True) if count > allowed]
         if over:
             self.wait_seconds = max(over)

@@ -8,14 +8,15 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from incubator.errors import NotFound
-from incubator.permissions import ProjectAccess
+from incubator.totals import cached_total
 
+from .access import project_access  # noqa: F401  (part of this module's API)
 from .models import Application, Membership, Project, ProjectTag, Tag
 
 
 class ProjectRow(NamedTuple):
     """A project as lists read it: .values_list(*PROJECT_ROW_FIELDS, named=True) gives rows with these fields,
-    without a model instance or a dict per row (~25 us of a 20-row page against .values())."""
+    without a model instance or a dict per row (bench/results/projects_list.json has the figures)."""
 
     id: int
     name: str
@@ -34,6 +35,9 @@ class ProjectRow(NamedTuple):
 
 
 PROJECT_ROW_FIELDS = ProjectRow._fields
+# The family of rows project lists depend on (projects, their tags and members): services bump it on every
+# write that can change a list, and list totals are kept under it.
+LIST_GENERATION = "projects"
 
 
 def _is_admin(user: Any) -> bool:
@@ -75,6 +79,13 @@ def _search_q(query: str) -> Q:
     # "quoted phrases", -excluded), and word similarity for typos. Each has its own GIN index (migration 0002).
     fulltext = Q(search_vector=SearchQuery(needle, config="simple", search_type="websearch"))
     return contains | Q(search_text__trigram_word_similar=needle) | fulltext
+
+
+def project_list_total(queryset: QuerySet, *, user: Any, filters: dict[str, Any]) -> int:
+    """The exact total of project_list(user=user, filters=filters), without a COUNT when warm. project_list is
+    a pure function of the filters and of whose projects the user sees, so those two name it exactly."""
+    key = (project_visibility_scope(user=user), repr(sorted(filters.items())))
+    return cached_total(queryset, family=LIST_GENERATION, key=key)
 
 
 def project_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet:
@@ -131,13 +142,6 @@ def project_row_of(project: Project) -> ProjectRow:
     return ProjectRow(*(value(field) for field in PROJECT_ROW_FIELDS))
 
 
-def project_access(*, project: Project, user: Any) -> ProjectAccess:
-    role = None
-    if user is not None and user.is_authenticated:
-        role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-    return ProjectAccess(role=role, is_admin=_is_admin(user), is_public=project.visibility == Project.Visibility.PUBLIC)
-
-
 def tag_list(*, user: Any, prefix: str = "") -> QuerySet:
     """Tags with the number of projects the user can see carrying them, most popular first."""
     visible = Project.objects.filter(project_visible_q(user=user)).values("pk")
@@ -156,7 +160,13 @@ def member_list(*, project: Project) -> QuerySet:
 
 
 def application_list(*, project: Project | None = None, applicant: Any = None, status: str | None = None) -> QuerySet:
+    """Applications, newest first. With `applicant`, each carries `project_visible`: whether the applicant
+    may still see the project (it may have gone private since), so a list shows no more of it than its id."""
     qs = Application.objects.select_related("applicant", "project", "decided_by")
+    if applicant is not None:
+        qs = qs.annotate(
+            project_visible=Exists(Project.objects.filter(project_visible_q(user=applicant), pk=OuterRef("project")))
+        )
     if project is not None:
         qs = qs.filter(project=project)
     if applicant is not None:

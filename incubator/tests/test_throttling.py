@@ -85,7 +85,7 @@ def test_redis_down_is_503_naming_the_cache(api_client, settings):
 
 @pytest.mark.redis
 def test_a_list_request_makes_one_round_trip_to_redis(api_client, monkeypatch):
-    """Rate-limit counters and the list's generation token travel together (incubator.throttling)."""
+    """Rate-limit counters and the list's generation token travel together (incubator.batch)."""
     from incubator import cache as redis_cache
 
     calls = []
@@ -95,7 +95,7 @@ def test_a_list_request_makes_one_round_trip_to_redis(api_client, monkeypatch):
         calls.append(commands)
         return real(*commands)
 
-    monkeypatch.setattr(throttling, "redis_execute", counting)
+    monkeypatch.setattr("incubator.batch.redis_execute", counting)
     monkeypatch.setattr("incubator.generations.redis_execute", counting)
     api_client.get("/api/v1/projects")  # creates the token
     calls.clear()
@@ -103,3 +103,23 @@ def test_a_list_request_makes_one_round_trip_to_redis(api_client, monkeypatch):
     assert response.status_code == 200
     assert len(calls) == 1
     assert [command[0] for command in calls[0]] == ["INCR", "EXPIRE", "GET"]
+    # A view that declares no list reads no token: its round trip carries the counters alone.
+    calls.clear()
+    assert api_client.get("/api/v1/health/ready").status_code in (200, 503)
+    calls.clear()
+    assert api_client.get("/api/v1/tags").status_code == 200
+    assert [[command[0] for command in call] for call in calls] == [["INCR", "EXPIRE"]]
+
+
+@pytest.mark.redis
+def test_a_list_total_read_outside_a_request_makes_its_own_round_trip(db, make_user, monkeypatch):
+    """A task or command that counts a list has no request batch: the token is read on its own, and the
+    total is still exact after a write."""
+    from projects import selectors, services
+
+    owner = make_user()
+    services.project_create(owner=owner, data={"name": "外部读取"})
+    queryset = selectors.project_list(user=None, filters={})
+    assert selectors.project_list_total(queryset, user=None, filters={}) == 1
+    services.project_create(owner=owner, data={"name": "second"})
+    assert selectors.project_list_total(selectors.project_list(user=None, filters={}), user=None, filters={}) == 2

@@ -4,23 +4,23 @@ from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incubator.filters import StrictOrderingFilter
-from incubator.generations import LocalMemo
-from incubator.permissions import WRITER_ROLES, ProjectAccess, ProjectRolePermission
+from incubator.idempotency.services import idempotent
 
 from .. import selectors, services
+from ..access import ProjectScopedView
 from ..models import Project
 from .serializers import (
     ApplicationApproveInputSerializer,
     ApplicationInputSerializer,
+    ApplicationListParamsSerializer,
     ApplicationRejectInputSerializer,
     ApplicationSerializer,
     MemberAddInputSerializer,
@@ -30,25 +30,11 @@ from .serializers import (
     ProjectInputSerializer,
     ProjectListParamsSerializer,
     ProjectSerializer,
+    TagListParamsSerializer,
     TagSerializer,
     project_representation,
     status_labels,
 )
-
-_TOTALS = LocalMemo(size=4096)  # (filters and scope, generation) -> exact total
-MULTI_VALUED = ("status", "tags", "tags_all")
-
-
-def _list_params(request: Request) -> dict[str, Any]:
-    """Query parameters with the multi-valued ones split: ?tags=a,b and ?tags=a&tags=b mean the same."""
-    params: dict[str, Any] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        if key in MULTI_VALUED:
-            params[key] = [part.strip() for value in values for part in value.split(",") if part.strip()]
-        else:
-            params[key] = values[-1]
-    return params
 
 
 class ProjectRowsMixin:
@@ -61,25 +47,14 @@ class ProjectRowsMixin:
     ordering_fields = ["created_at", "updated_at", "name", "member_count"]
     ordering = ["-created_at"]
     serializer_class = ProjectSerializer
-    # Read with the rate-limit counters, in the request's one round trip to Redis (incubator.throttling).
-    generations = (services.LIST_GENERATION,)
+    # Wanted in the request's one round trip to the cache, with the rate-limit counters (incubator.batch).
+    generations = (selectors.LIST_GENERATION,)
 
     def list_total(self, queryset: QuerySet) -> int:
-        """COUNT(*) was most of a list request's database time. The total depends only on the filters, on
-        whose projects the caller sees and on the rows, so it is kept in this process under the projects'
-        generation token: exact, and no extra round trip when warm."""
-        key = (self.count_key, services.project_list_generation(known=getattr(self.request, "generations", None)))
-        total = _TOTALS.get(key)
-        if total is None:
-            total = queryset.count()
-            _TOTALS.set(key, total)
-        return total
+        return selectors.project_list_total(queryset, user=self.request.user, filters=self.list_filters)
 
     def project_page(self, queryset: QuerySet, filters: dict[str, Any]) -> Response:
-        # project_list is a pure function of the filters and of whose projects are visible, so those name
-        # the count exactly, without compiling its SQL.
-        scope = selectors.project_visibility_scope(user=self.request.user)
-        self.count_key = repr((scope, sorted(filters.items())))
+        self.list_filters = filters
         rows = self.paginate_queryset(
             self.filter_queryset(queryset).values_list(*selectors.PROJECT_ROW_FIELDS, named=True)
         )
@@ -94,20 +69,32 @@ class ProjectListCreateView(ProjectRowsMixin, GenericAPIView):
         tags=["projects"],
         parameters=[ProjectListParamsSerializer],
         responses={200: ProjectSerializer(many=True)},
-        summary="List projects (public ones, and private ones I belong to)",
+        summary="List projects",
+        description=(
+            "The projects the caller may see, newest first: every public project, and the private ones the "
+            "caller belongs to (a platform admin sees all). No login needed. Filter with `status`, `tags`, "
+            "`tags_all`, `owner`, `member=me`, `visibility`, `created_after`/`created_before` and `search`; sort "
+            "with `ordering` (e.g. `-created_at`, `name`). An unknown filter value or ordering field is a 400 "
+            "INVALID_INPUT, a page past the last a 404 NOT_FOUND."
+        ),
     )
     def get(self, request: Request) -> Response:
-        params = ProjectListParamsSerializer(data=_list_params(request))
-        params.is_valid(raise_exception=True)
-        filters = params.validated_data
+        filters = ProjectListParamsSerializer.validated(request)
         return self.project_page(selectors.project_list(user=request.user, filters=filters), filters)
 
     @extend_schema(
         tags=["projects"],
         request=ProjectInputSerializer,
         responses={201: ProjectSerializer},
-        summary="Create a project (I become its owner)",
+        summary="Create a project",
+        description=(
+            "Creates a project owned by the logged-in caller, who becomes its first member with the role `owner`. "
+            "Only `name` is required; `status` defaults to `recruiting` and `visibility` to `public`. Tags are "
+            "free strings (Chinese included), trimmed and de-duplicated. Invalid fields are a 400 INVALID_INPUT "
+            "naming the first bad field in `details.field`."
+        ),
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = ProjectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -121,27 +108,21 @@ def _project_body(project_id: int) -> dict[str, Any]:
     )
 
 
-class ProjectScopedView(GenericAPIView):
-    """A view under /projects/{project_id}: the project is loaded once; invisible means 404 for every method."""
-
-    permission_classes = [ProjectRolePermission]
-
-    @cached_property
-    def project(self) -> Project:
-        return selectors.project_find(project_id=self.kwargs["project_id"])
-
-    @cached_property
-    def project_access(self) -> ProjectAccess:
-        access = selectors.project_access(project=self.project, user=self.request.user)
-        if not access.can_read:
-            raise NotFound()
-        return access
-
-
 class ProjectDetailView(ProjectScopedView):
     serializer_class = ProjectSerializer
+    actions = {"GET": "project.read", "PUT": "project.update", "PATCH": "project.update", "DELETE": "project.delete"}
 
-    @extend_schema(tags=["projects"], responses={200: ProjectSerializer}, summary="One project")
+    @extend_schema(
+        tags=["projects"],
+        responses={200: ProjectSerializer},
+        auth=[{"jwtAuth": []}, {}],  # public projects need no token
+        summary="One project",
+        description=(
+            "A project in the same shape as a list item. Public projects need no login; a private one is shown to "
+            "its members and platform admins, and is a 404 NOT_FOUND to everyone else (its existence is not "
+            "revealed)."
+        ),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         return Response(project_representation(selectors.project_row_of(self.project), status_labels()))
 
@@ -155,7 +136,12 @@ class ProjectDetailView(ProjectScopedView):
         tags=["projects"],
         request=ProjectInputSerializer,
         responses={200: ProjectSerializer},
-        summary="Replace a project's fields (owner, maintainers, admins)",
+        summary="Update a project",
+        description=(
+            "Sends the project's editable fields; `name` is required, and fields left out keep their values. Its "
+            "owner, maintainers and platform admins may; other members and users get a 403 PERMISSION_DENIED "
+            "(a 404 when they cannot see the project). Invalid fields are a 400 INVALID_INPUT."
+        ),
     )
     def put(self, request: Request, project_id: int) -> Response:
         return self._update(request, partial=False)
@@ -164,7 +150,29 @@ class ProjectDetailView(ProjectScopedView):
         tags=["projects"],
         request=ProjectInputSerializer,
         responses={200: ProjectSerializer},
-        summary="Change some of a project's fields (owner, maintainers, admins)",
+        summary="Change some of a project's fields",
+        description=(
+            "Changes only the fields sent, e.g. the status when recruiting ends. Its owner, maintainers and "
+            "platform admins may; others get a 403 PERMISSION_DENIED (a 404 when they cannot see the project). "
+            "Invalid fields are a 400 INVALID_INPUT."
+        ),
+        examples=[
+            OpenApiExample(
+                "Start working",
+                summary="Recruiting is over: move to in_progress",
+                value={"status": "in_progress"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Retag",
+                summary="Change the tags and the description",
+                value={
+                    "description": "基于大语言模型的多轮对话客服，支持中文和英文。A bilingual LLM support bot.",
+                    "tags": ["自然语言处理", "大语言模型", "NLP"],
+                },
+                request_only=True,
+            ),
+        ],
     )
     def patch(self, request: Request, project_id: int) -> Response:
         return self._update(request, partial=True)
@@ -172,10 +180,15 @@ class ProjectDetailView(ProjectScopedView):
     @extend_schema(
         tags=["projects"],
         responses={204: None},
-        summary="Delete a project and everything under it (with datasets or jobs: owner or admin only)",
+        summary="Delete a project",
+        description=(
+            "Deletes the project with its memberships and join applications, for good. Its owner, maintainers and "
+            "platform admins may; other members and users get a 403 PERMISSION_DENIED (a 404 when they cannot "
+            "see the project)."
+        ),
     )
     def delete(self, request: Request, project_id: int) -> Response:
-        services.project_delete(project=self.project, actor=request.user, access=self.project_access)
+        services.project_delete(project=self.project, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -187,21 +200,39 @@ class TagListView(GenericAPIView):
 
     @extend_schema(
         tags=["projects"],
-        summary="Tags with their project counts, popular first",
-        parameters=[OpenApiParameter("search", str, description="Tag name prefix")],
+        summary="List tags",
+        description=(
+            "The tags of the projects the caller can see, each with how many of those projects carry it, most "
+            "used first; `search` keeps the tags starting with a prefix (e.g. `机器`), for autocompletion. No "
+            "login needed."
+        ),
+        parameters=[TagListParamsSerializer],
+        responses={200: TagSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        tags = selectors.tag_list(user=request.user, prefix=request.query_params.get("search", "")[:50])
+        params = TagListParamsSerializer.validated(request)
+        tags = selectors.tag_list(user=request.user, prefix=params.get("search", ""))
         page = self.paginate_queryset(tags.values("name", "project_count"))
         return self.get_paginated_response(list(page))
 
 
 class MemberListView(ProjectScopedView):
     list_key = "members"
+    actions = {"GET": "member.list", "POST": "member.add"}
     serializer_class = MemberSerializer
     filter_backends: list = []
 
-    @extend_schema(tags=["projects"], responses={200: MemberSerializer(many=True)}, summary="Members of a project")
+    @extend_schema(
+        tags=["projects"],
+        responses={200: MemberSerializer(many=True)},
+        auth=[{"jwtAuth": []}, {}],  # public projects need no token
+        summary="List the members of a project",
+        description=(
+            "The members of a project with their roles (owner, maintainer, member, mentor), earliest first. "
+            "Whoever can see the project may list them (anyone for a public project); a project the caller "
+            "cannot see is a 404 NOT_FOUND."
+        ),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         page = self.paginate_queryset(selectors.member_list(project=self.project).order_by("joined_at", "id"))
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
@@ -210,8 +241,15 @@ class MemberListView(ProjectScopedView):
         tags=["projects"],
         request=MemberAddInputSerializer,
         responses={201: MemberSerializer},
-        summary="Add a member with a role (owner, maintainers, admins)",
+        summary="Add a member",
+        description=(
+            "Adds a user to the project with a role (`member` by default; `owner` only by a transfer). The "
+            "project's owner, maintainers and platform admins may; others get a 403 PERMISSION_DENIED. A user who "
+            "is already a member is a 409 ALREADY_MEMBER; an unknown or inactive user a 400 INVALID_INPUT on "
+            "`user_id`. A pending application of that user is approved with it."
+        ),
     )
+    @idempotent
     def post(self, request: Request, project_id: int) -> Response:
         data = MemberAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -221,19 +259,26 @@ class MemberListView(ProjectScopedView):
 
 class MemberDetailView(ProjectScopedView):
     serializer_class = MemberSerializer
+    actions = {"PATCH": "member.update", "DELETE": "member.remove"}
 
-    def check_permissions(self, request: Request) -> None:
-        # Any member may leave: DELETE of one's own membership needs no writer role.
-        is_self = request.user.is_authenticated and str(self.kwargs["user_id"]) == str(request.user.pk)
-        if request.method == "DELETE" and is_self and self.project_access.role is not None:
-            return
-        super().check_permissions(request)
+    def action_for(self, request: Request) -> str | None:
+        if request.method == "DELETE" and self.action_subject_id() == self.project_access.user_id:
+            return "member.leave"  # any member may leave; removing someone else takes a writer role
+        return super().action_for(request)
+
+    def action_subject_id(self) -> int | None:
+        return int(self.kwargs["user_id"])
 
     @extend_schema(
         tags=["projects"],
         request=MemberUpdateInputSerializer,
         responses={200: MemberSerializer},
-        summary="Change a member's role (the owner's role changes only by transfer)",
+        summary="Change a member's role",
+        description=(
+            "Sets the role of the member `user_id` to maintainer, member or mentor. The project's owner, "
+            "maintainers and platform admins may; others get a 403 PERMISSION_DENIED. The owner's role changes "
+            "only by a transfer (409 OWNER_IMMUTABLE); a user who is not a member is a 404 NOT_FOUND."
+        ),
     )
     def patch(self, request: Request, project_id: int, user_id: int) -> Response:
         data = MemberUpdateInputSerializer(data=request.data)
@@ -244,7 +289,14 @@ class MemberDetailView(ProjectScopedView):
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(
-        tags=["projects"], responses={204: None}, summary="Remove a member, or leave (the owner cannot be removed)"
+        tags=["projects"],
+        responses={204: None},
+        summary="Remove a member, or leave",
+        description=(
+            "Removes the member `user_id` from the project. Any member may remove themselves (leave); removing "
+            "someone else takes the owner, a maintainer or a platform admin (else 403 PERMISSION_DENIED). The "
+            "owner cannot be removed or leave: transfer the ownership first (409 OWNER_IMMUTABLE)."
+        ),
     )
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
         services.member_remove(project=self.project, actor=request.user, user_id=user_id)
@@ -252,14 +304,19 @@ class MemberDetailView(ProjectScopedView):
 
 
 class OwnershipTransferView(ProjectScopedView):
-    write_roles = frozenset({"owner"})
+    actions = {"POST": "project.transfer_ownership"}
     serializer_class = OwnershipTransferInputSerializer
 
     @extend_schema(
         tags=["projects"],
         request=OwnershipTransferInputSerializer,
         responses={200: ProjectSerializer},
-        summary="Transfer ownership to a member (owner or admin); the old owner becomes a maintainer",
+        summary="Transfer the ownership",
+        description=(
+            "Makes the member `user_id` the project's owner; the previous owner stays on as a maintainer. Only the "
+            "owner and platform admins may (else 403 PERMISSION_DENIED). The new owner must already be a member: "
+            "otherwise a 409 NOT_A_MEMBER. The answer is the updated project."
+        ),
     )
     def post(self, request: Request, project_id: int) -> Response:
         data = OwnershipTransferInputSerializer(data=request.data)
@@ -270,28 +327,38 @@ class OwnershipTransferView(ProjectScopedView):
 
 class ApplicationListCreateView(ProjectScopedView):
     list_key = "applications"
-    read_roles = WRITER_ROLES
-    write_roles = None  # any logged-in user who can see the project may apply
+    actions = {"GET": "application.list", "POST": "application.submit"}
     serializer_class = ApplicationSerializer
     filter_backends: list = []
 
     @extend_schema(
         tags=["projects"],
         responses={200: ApplicationSerializer(many=True)},
-        parameters=[OpenApiParameter("status", str, enum=["pending", "approved", "rejected", "withdrawn"])],
-        summary="Join applications of a project (owner, maintainers, admins)",
+        parameters=[ApplicationListParamsSerializer],
+        summary="List the join applications of a project",
+        description=(
+            "The applications to join the project, newest first, optionally of one `status` (pending, approved, "
+            "rejected, withdrawn). The project's owner, maintainers and platform admins may list them; others get "
+            "a 403 PERMISSION_DENIED (a 404 when they cannot see the project)."
+        ),
     )
     def get(self, request: Request, project_id: int) -> Response:
-        wanted = request.query_params.get("status") or None
-        page = self.paginate_queryset(selectors.application_list(project=self.project, status=wanted))
+        params = ApplicationListParamsSerializer.validated(request)
+        page = self.paginate_queryset(selectors.application_list(project=self.project, status=params.get("status")))
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
     @extend_schema(
         tags=["projects"],
         request=ApplicationInputSerializer,
         responses={201: ApplicationSerializer},
-        summary="Apply to join a recruiting project",
+        summary="Apply to join a project",
+        description=(
+            "The logged-in caller applies to join a project with an optional message for its maintainers. The "
+            "project must be recruiting (else 409 PROJECT_NOT_RECRUITING); a member gets a 409 ALREADY_MEMBER and "
+            "a second pending application a 409 APPLICATION_ALREADY_PENDING."
+        ),
     )
+    @idempotent
     def post(self, request: Request, project_id: int) -> Response:
         data = ApplicationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -303,6 +370,7 @@ class ApplicationListCreateView(ProjectScopedView):
 
 class ApplicationActionView(ProjectScopedView):
     serializer_class = ApplicationSerializer
+    actions = {"POST": "application.decide"}
 
     @cached_property
     def application(self) -> Any:
@@ -314,7 +382,12 @@ class ApplicationApproveView(ApplicationActionView):
         tags=["projects"],
         request=ApplicationApproveInputSerializer,
         responses={200: ApplicationSerializer},
-        summary="Approve: the applicant becomes a member in the same transaction",
+        summary="Approve a join application",
+        description=(
+            "Approves a pending application: the applicant becomes a member with the given role (`member` by "
+            "default) at once. The project's owner, maintainers and platform admins may (else 403 "
+            "PERMISSION_DENIED). An application already decided or withdrawn is a 409 APPLICATION_NOT_PENDING."
+        ),
     )
     def post(self, request: Request, project_id: int, application_id: int) -> Response:
         data = ApplicationApproveInputSerializer(data=request.data)
@@ -330,7 +403,12 @@ class ApplicationRejectView(ApplicationActionView):
         tags=["projects"],
         request=ApplicationRejectInputSerializer,
         responses={200: ApplicationSerializer},
-        summary="Reject with a reason",
+        summary="Reject a join application",
+        description=(
+            "Rejects a pending application with an optional reason, which the applicant sees as "
+            "`decision_reason`. The project's owner, maintainers and platform admins may (else 403 "
+            "PERMISSION_DENIED). An application already decided or withdrawn is a 409 APPLICATION_NOT_PENDING."
+        ),
     )
     def post(self, request: Request, project_id: int, application_id: int) -> Response:
         data = ApplicationRejectInputSerializer(data=request.data)
@@ -342,17 +420,25 @@ class ApplicationRejectView(ApplicationActionView):
 
 
 class ApplicationWithdrawView(ApplicationActionView):
-    write_roles = None  # the service checks that the caller is the applicant
+    actions = {"POST": "application.withdraw"}
+
+    def action_subject_id(self) -> int | None:
+        return self.application.applicant_id
 
     @extend_schema(
         tags=["projects"],
         request=None,
         responses={200: ApplicationSerializer},
-        summary="Withdraw my pending application",
+        summary="Withdraw my application",
+        description=(
+            "The applicant withdraws their own pending application (no body). Only the applicant may, not even "
+            "the project's owner (403 PERMISSION_DENIED). An application already decided or withdrawn is a 409 "
+            "APPLICATION_NOT_PENDING."
+        ),
     )
     def post(self, request: Request, project_id: int, application_id: int) -> Response:
         application = services.application_withdraw(application=self.application, actor=request.user)
-        return Response(ApplicationSerializer(application).data)
+        return Response(ApplicationSerializer(application, context={"viewer": request.user}).data)
 
 
 class MyApplicationsView(GenericAPIView):
@@ -364,19 +450,31 @@ class MyApplicationsView(GenericAPIView):
     @extend_schema(
         tags=["users"],
         responses={200: ApplicationSerializer(many=True)},
-        parameters=[OpenApiParameter("status", str, enum=["pending", "approved", "rejected", "withdrawn"])],
-        summary="My join applications",
+        parameters=[ApplicationListParamsSerializer],
+        summary="List my join applications",
+        description=(
+            "The logged-in caller's applications to join projects, newest first, optionally of one `status`, "
+            "each with its project and decision. Without a token: 401 NOT_AUTHENTICATED."
+        ),
     )
     def get(self, request: Request) -> Response:
-        wanted = request.query_params.get("status") or None
-        page = self.paginate_queryset(selectors.application_list(applicant=request.user, status=wanted))
+        params = ApplicationListParamsSerializer.validated(request)
+        page = self.paginate_queryset(selectors.application_list(applicant=request.user, status=params.get("status")))
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
 
 class MyProjectsView(ProjectRowsMixin, GenericAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=["users"], responses={200: ProjectSerializer(many=True)}, summary="Projects I belong to")
+    @extend_schema(
+        tags=["users"],
+        responses={200: ProjectSerializer(many=True)},
+        summary="List my projects",
+        description=(
+            "The projects the logged-in caller is a member of, whatever the role and visibility, newest first; "
+            "sort with `ordering`. Without a token: 401 NOT_AUTHENTICATED."
+        ),
+    )
     def get(self, request: Request) -> Response:
         filters = {"member": "me"}
         return self.project_page(selectors.project_list(user=request.user, filters=filters), filters)

@@ -1,0 +1,71 @@
+"""Every method on every route of the projects and accounts APIs, for every kind of caller: never a 5xx,
+always the contract's error body when it is an error."""
+
+import pytest
+from django.urls import get_resolver
+
+from accounts.tests.factories import UserFactory
+from projects import services
+from projects.tests.factories import make_project
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _api_routes():
+    """The route templates under /api/v1/, with their converters' names: 'projects/<int:project_id>/...'."""
+    found = []
+
+    def walk(patterns, prefix):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                found.append(prefix + str(pattern.pattern))
+
+    walk(get_resolver().url_patterns, "")
+    return sorted({route for route in found if route.startswith("api/v1/")})
+
+
+@pytest.fixture
+def world(auth_client):
+    owner, member, outsider, admin = UserFactory(), UserFactory(), UserFactory(), UserFactory(is_staff=True)
+    project = make_project(owner, name="全路由", tags=["机器学习"])
+    services.member_add(project=project, actor=owner, user_id=member.id, role="member")
+    application = services.application_submit(project=project, applicant=outsider, message="请让我加入")
+    ids = {"project_id": project.id, "user_id": member.id, "application_id": application.id}
+    callers = {"anonymous": None, "owner": owner, "member": member, "outsider": outsider, "admin": admin}
+    return ids, {name: auth_client(user) if user else None for name, user in callers.items()}
+
+
+def test_no_method_on_any_route_answers_5xx(world, api_client):
+    ids, clients = world
+    routes = _api_routes()
+    assert any("applications/<int:application_id>/approve" in route for route in routes)
+    failures = []
+    for route in routes:
+        path = "/" + route
+        for name, value in ids.items():
+            path = path.replace(f"<int:{name}>", str(value))
+        assert "<" not in path, path
+        for caller, client in clients.items():
+            client = client or api_client
+            for method in METHODS:
+                response = client.generic(method, path, data="{}", content_type="application/json")
+                if response.status_code >= 500:
+                    failures.append((method, path, caller, response.status_code))
+                elif response.status_code >= 400 and method != "HEAD":
+                    body = response.json()
+                    assert body["status_code"] == response.status_code, (method, path, caller, body)
+    assert failures == []
+
+
+def test_options_describes_a_project_to_its_owner(world):
+    ids, clients = world
+    response = clients["owner"].options(f"/api/v1/projects/{ids['project_id']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body["actions"]) == {"PUT"}
+    # An outsider may not write: the same request describes no writable fields.
+    assert "actions" not in clients["outsider"].options(f"/api/v1/projects/{ids['project_id']}").json()
