@@ -20,3 +20,11 @@ class WrongPassword(ApiError):
     status_code = status.HTTP_400_BAD_REQUEST
     error_code = "INVALID_INPUT"
     default_detail = _("The current password is incorrect.")
+
+
+class TokenInvalid(ApiError):
+    """A token that is malformed, forged, expired, spent (rotated or logged out) or whose user is gone."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    error_code = "TOKEN_INVALID"
+    default_detail = _("Token is invalid or expired.")

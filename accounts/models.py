@@ -27,6 +27,9 @@ class User(AbstractUser):
     bio = models.TextField(_("bio"), max_length=2000, blank=True)
     locale = models.CharField(_("locale"), max_length=10, choices=Locale.choices, default=Locale.ZH_HANS)
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER, db_index=True)
+    # Every token carries the generation it was issued under; raising it (password change, an admin ending
+    # every session) makes all earlier tokens invalid at once, access tokens included (accounts.tokens).
+    token_generation = models.PositiveIntegerField(_("token generation"), default=0, editable=False)
 
     objects = UserManager()
 

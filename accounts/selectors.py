@@ -5,7 +5,7 @@ from .models import User
 
 def user_find_by_login(*, identifier: str) -> User | None:
     """The user whose email or username is `identifier`, case-insensitively."""
-    identifier = identifier.strip()
+    identifier = User.normalize_username(identifier).strip()  # NFKC: "ｄｅｍｏ" finds demo
     if not identifier:
         return None
     field = "email__iexact" if "@" in identifier else "username__iexact"

@@ -1,4 +1,5 @@
-"""Every write on accounts: registration, login (with failure throttling), profile, password, logout."""
+"""Every write on accounts: registration, login (with failure throttling), profile, password, logout, and the
+admin's own: accounts made, changed, given a password or logged out everywhere by a platform admin."""
 
 from typing import Any
 
@@ -7,28 +8,42 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from incubator.batch import count_and_read
 from incubator.errors import InvalidInput, TooManyAttempts
+from incubator.events.services import event_record
 from incubator.throttling import incr_window
 
-from .errors import AccountConflict, InvalidCredentials, WrongPassword
+from .errors import AccountConflict, InvalidCredentials, TokenInvalid, WrongPassword
 from .models import User
 from .selectors import user_find_by_login
+from .tokens import (
+    SESSION_CLAIM,
+    refresh_token_parse,
+    session_revoke,
+    token_generation_current,
+    token_pair_for,
+    token_user_id,
+)
 
 
-def _password_errors(password: str, user: User) -> None:
+def _password_errors(password: str, user: User, field: str = "password") -> None:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise InvalidInput({"password": list(exc.messages)}) from exc
+        raise InvalidInput({field: list(exc.messages)}) from exc
 
 
 @transaction.atomic
 def user_register(*, email: str, username: str, password: str, display_name: str = "") -> User:
     email = User.objects.normalize_email(email).strip()
-    username = username.strip()
+    # NFKC, as Django's own user model does on save: "ＤＥＭＯ" is "DEMO", and so taken if "demo" is.
+    username = User.normalize_username(username).strip()
     if User.objects.filter(email__iexact=email).exists():
         raise AccountConflict(details={"field": "email"})
     if User.objects.filter(username__iexact=username).exists():
@@ -45,8 +60,11 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     return user
 
 
-def _failure_keys(identifier: str, address: str) -> tuple[str, str]:
-    return f"login-fail:account:{identifier.strip().lower()}", f"login-fail:address:{address}"
+def _login_keys(identifier: str, user: User | None, address: str) -> tuple[str, str]:
+    """An account's attempts count under its id, so its username and its email share one counter; attempts on
+    an unknown identifier count under the identifier (nothing about the account is revealed either way)."""
+    account = f"user:{user.pk}" if user is not None else f"unknown:{User.normalize_username(identifier).casefold()}"
+    return f"login-attempts:{account}", f"login-fail:address:{address}"
 
 
 def _release_connection() -> None:
@@ -54,16 +72,22 @@ def _release_connection() -> None:
         connection.close()
 
 
-def user_login(*, identifier: str, password: str, address: str) -> tuple[User, RefreshToken]:
-    """Check credentials and issue a token pair. Too many failures for the account or the address: 429."""
-    account_key, address_key = _failure_keys(identifier, address)
-    counts = cache.get_many([account_key, address_key])
-    if (
-        counts.get(account_key, 0) >= settings.LOGIN_FAILURES_PER_ACCOUNT
-        or counts.get(address_key, 0) >= settings.LOGIN_FAILURES_PER_ADDRESS
-    ):
-        raise TooManyAttempts(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+def user_authenticate(*, identifier: str, password: str, address: str) -> User:
+    """The active user these credentials name, or InvalidCredentials; TooManyAttempts past the lockout.
+
+    Attempts are counted before the password is checked, atomically (INCR), so however many requests race,
+    an account's password is checked at most LOGIN_FAILURES_PER_ACCOUNT times per window; a success resets
+    the count. Failures also count per address; past that limit an address may still log in to an account
+    with no attempts of its own in the window (an office behind one NAT), but no account with some. The API
+    login and Django admin's login (accounts.backends) both come here."""
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     found = user_find_by_login(identifier=identifier)
+    account_key, address_key = _login_keys(identifier, found, address)
+    (attempts,), (address_failures,) = count_and_read([(account_key, window)], [address_key])
+    if attempts > settings.LOGIN_FAILURES_PER_ACCOUNT or (
+        attempts > 1 and int(address_failures or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS
+    ):
+        raise TooManyAttempts(wait=window)
     # The password hash takes hundreds of milliseconds of CPU by design: give the pooled connection back
     # first, so concurrent logins queue on the CPU and not on the pool (which would time out into 503s).
     _release_connection()
@@ -73,11 +97,16 @@ def user_login(*, identifier: str, password: str, address: str) -> tuple[User, R
     else:
         user = found if found.check_password(password) and found.is_active else None
     if user is None:
-        incr_window(account_key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
-        incr_window(address_key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        incr_window(address_key, window)
         raise InvalidCredentials()
     cache.delete(account_key)
-    refresh = RefreshToken.for_user(user)
+    return user
+
+
+def user_login(*, identifier: str, password: str, address: str) -> tuple[User, RefreshToken]:
+    """Check credentials (user_authenticate: 401, or 429 past the lockout) and issue a token pair."""
+    user = user_authenticate(identifier=identifier, password=password, address=address)
+    refresh = token_pair_for(user)
     User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
     return user, refresh
 
@@ -92,18 +121,198 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
     return user
 
 
+def user_tokens_revoke(*, user: User) -> None:
+    """Every token issued to the user until now stops working, access tokens included (accounts.tokens)."""
+    User.objects.filter(pk=user.pk).update(token_generation=F("token_generation") + 1)
+    user.refresh_from_db(fields=["token_generation"])
+
+
 @transaction.atomic
 def user_change_password(*, user: User, current_password: str, new_password: str) -> None:
-    """Change the password and end every session: all outstanding refresh tokens are blacklisted."""
+    """Change the password and end every session: all outstanding refresh tokens are blacklisted and every
+    access token issued so far stops working (the caller logs in again with the new password)."""
     if not user.check_password(current_password):
         raise WrongPassword(details={"field": "current_password"})
-    _password_errors(new_password, user)
+    _password_errors(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
     outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
     BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in outstanding], ignore_conflicts=True)
+    user_tokens_revoke(user=user)
 
 
+def _refresh_token_spend(token: RefreshToken) -> None:
+    """Blacklist the token as an atomic claim: of concurrent requests spending the same token, exactly one
+    inserts its blacklist row (the row is unique per token); the others get TokenInvalid."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        defaults={
+            "user_id": token_user_id(token),
+            "token": str(token),
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    try:
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError as exc:
+        raise TokenInvalid() from exc
+
+
+@transaction.atomic
+def token_refresh(*, refresh: str) -> tuple[User, RefreshToken]:
+    """Spend a refresh token for a new pair (rotation). A token already spent, forged, expired, or whose user
+    is gone or deactivated is refused, so one login stays one chain of tokens however often it is retried."""
+    token = refresh_token_parse(refresh)
+    user = User.objects.filter(pk=token_user_id(token), is_active=True).first()
+    if user is None or not token_generation_current(token, user):
+        raise TokenInvalid()
+    _refresh_token_spend(token)
+    return user, token_pair_for(user, session=token.payload.get(SESSION_CLAIM))
+
+
+@transaction.atomic
 def user_logout(*, refresh: str) -> None:
-    """Blacklist the refresh token; raises TokenError when it is invalid, expired or already blacklisted."""
-    RefreshToken(refresh).blacklist()  # type: ignore[arg-type]  # the stubs miss the str form
+    """End the session: its refresh token is spent and its access tokens stop working at once; TokenInvalid
+    when the refresh token is invalid, expired or already spent."""
+    token = refresh_token_parse(refresh)
+    _refresh_token_spend(token)
+    session_revoke(token)
+
+
+# --- admin --------------------------------------------------------------------------------------------------
+
+# What a platform admin may change on an account (the password has its own function).
+USER_ADMIN_FIELDS = (
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "display_name",
+    "avatar_url",
+    "bio",
+    "locale",
+    "role",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+USER_ADMIN_RELATIONS = ("groups", "user_permissions")
+
+
+def _user_clean(user: User) -> None:
+    try:
+        user.full_clean(exclude=["password"])
+    except DjangoValidationError as exc:
+        raise InvalidInput(exc.message_dict) from exc
+
+
+def _user_event(type_: str, user: User, actor: User, **extra: Any) -> None:
+    event_record(
+        type=type_,
+        topic=f"user:{user.id}",
+        subject_type="user",
+        subject_id=user.id,
+        payload={
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.platform_role,
+            "is_active": user.is_active,
+            **extra,
+        },
+        actor_id=actor.id,
+    )
+
+
+@transaction.atomic
+def user_sessions_end(*, user: User) -> int:
+    """Blacklist every outstanding refresh token of the user: each session ends at its next refresh (access
+    tokens live minutes). Returns how many sessions were ended."""
+    outstanding = list(OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False))
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in outstanding], ignore_conflicts=True)
+    user_tokens_revoke(user=user)  # and the access tokens, at once
+    return len(outstanding)
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    email: str,
+    password: str | None,
+    role: str = User.Role.MEMBER,
+    is_staff: bool = False,
+    display_name: str = "",
+) -> User:
+    """An account made by a platform admin, with any role and staff or not. `password=None` makes an account
+    that cannot log in with a password until one is set."""
+    email = User.objects.normalize_email(email).strip()
+    # NFKC, as Django's own user model does on save: "ＤＥＭＯ" is "DEMO", and so taken if "demo" is.
+    username = User.normalize_username(username).strip()
+    if User.objects.filter(email__iexact=email).exists():
+        raise AccountConflict(details={"field": "email"})
+    if User.objects.filter(username__iexact=username).exists():
+        raise AccountConflict(details={"field": "username"})
+    user = User(
+        email=email, username=username, display_name=display_name.strip() or username, role=role, is_staff=is_staff
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _password_errors(password, user)
+        user.set_password(password)
+    _user_clean(user)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise AccountConflict(details={"field": "email"}) from exc
+    _user_event("user.created", user, actor)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User, data: dict[str, Any]) -> User:
+    """Change what USER_ADMIN_FIELDS and USER_ADMIN_RELATIONS name; a deactivated account is logged out
+    everywhere."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    changed = [f for f in USER_ADMIN_FIELDS if f in data and getattr(user, f) != data[f]]
+    for field in changed:
+        setattr(user, field, data[field])
+    relations = [
+        r
+        for r in USER_ADMIN_RELATIONS
+        if r in data and {o.pk for o in data[r]} != set(getattr(user, r).values_list("pk", flat=True))
+    ]
+    if not changed and not relations:
+        return user
+    _user_clean(user)
+    if changed:
+        try:
+            with transaction.atomic():
+                user.save(update_fields=changed)
+        except IntegrityError as exc:  # a concurrent change took the email or username
+            raise AccountConflict() from exc
+    for relation in relations:
+        getattr(user, relation).set(data[relation])
+    if "is_active" in changed and not user.is_active:
+        user_sessions_end(user=user)
+    _user_event("user.updated", user, actor, changed=[*changed, *relations])
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, user: User, actor: User, password: str | None) -> User:
+    """Set (or, with None, disable) the user's password and end every session, as a password change does."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _password_errors(password, user)
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    user_sessions_end(user=user)
+    _user_event("user.updated", user, actor, changed=["password"])
+    return user

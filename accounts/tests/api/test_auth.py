@@ -40,13 +40,15 @@ def test_register_duplicate_email_case_insensitive_is_409(api_client):
 
 def test_register_duplicate_username_case_insensitive_is_409(api_client):
     assert register(api_client).status_code == 201
-    assert register(api_client, email="x@example.com", username="LiLei").status_code == 409
+    response = register(api_client, email="x@example.com", username="LiLei")
+    assert response.status_code == 409 and response.json()["error_code"] == "CONFLICT"
+    assert response.json()["details"]["field"] == "username"
 
 
 @pytest.mark.parametrize("password", ["123", "password", "12345678901", "lilei2026"])
 def test_register_applies_password_validators(api_client, password):
     response = register(api_client, password=password)
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
     assert response.json()["details"]["field"] == "password"
     assert not User.objects.exists()
 
@@ -68,25 +70,89 @@ def test_login_bad_password_is_401(api_client, user):
 
 def test_login_inactive_user_is_401(api_client, make_user):
     user = make_user(is_active=False)
-    assert login(api_client, email=user.email, password=PASSWORD).status_code == 401
+    response = login(api_client, email=user.email, password=PASSWORD)
+    assert response.status_code == 401 and response.json()["error_code"] == "AUTHENTICATION_FAILED"
 
 
 def test_repeated_failures_for_one_account_are_throttled(api_client, user, settings):
     settings.LOGIN_FAILURES_PER_ACCOUNT = 3
     for _ in range(3):
-        assert login(api_client, email=user.email, password="wrong").status_code == 401
+        failed = login(api_client, email=user.email, password="wrong")
+        assert failed.status_code == 401 and failed.json()["error_code"] == "AUTHENTICATION_FAILED"
     response = login(api_client, email=user.email, password=PASSWORD)  # even the right password now waits
     assert response.status_code == 429
     assert response.json()["error_code"] == "RATE_LIMITED"
     assert int(response["Retry-After"]) > 0
 
 
-def test_repeated_failures_from_one_address_are_throttled(api_client, make_user, settings):
+def test_repeated_failures_from_one_address_lock_accounts_with_failures_of_their_own(api_client, make_user, settings):
+    """Past the address limit, an account with no attempts of its own in the window still logs in (colleagues
+    behind one NAT), but an account with a failed attempt waits, even with the right password."""
     settings.LOGIN_FAILURES_PER_ADDRESS = 4
-    users = make_user.create_batch(5)
+    users = make_user.create_batch(6)
     for victim in users[:4]:
-        assert login(api_client, email=victim.email, password="wrong").status_code == 401
-    assert login(api_client, email=users[4].email, password=PASSWORD).status_code == 429
+        failed = login(api_client, email=victim.email, password="wrong")
+        assert failed.status_code == 401 and failed.json()["error_code"] == "AUTHENTICATION_FAILED"
+    assert login(api_client, email=users[4].email, password=PASSWORD).status_code == 200
+    failed = login(api_client, email=users[5].email, password="wrong")
+    assert failed.status_code == 401 and failed.json()["error_code"] == "AUTHENTICATION_FAILED"
+    response = login(api_client, email=users[5].email, password=PASSWORD)
+    assert response.status_code == 429 and response.json()["error_code"] == "RATE_LIMITED"
+    response = login(api_client, email=users[0].email, password=PASSWORD)
+    assert response.status_code == 429 and response.json()["error_code"] == "RATE_LIMITED"
+
+
+def test_username_and_email_of_one_account_share_one_counter(api_client, user, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 4
+    for identifier in (user.email, user.username, user.email.upper(), user.username.upper()):
+        failed = login(api_client, username=identifier, password="wrong")
+        assert failed.status_code == 401 and failed.json()["error_code"] == "AUTHENTICATION_FAILED"
+    response = login(api_client, username=user.username, password=PASSWORD)
+    assert response.status_code == 429 and response.json()["error_code"] == "RATE_LIMITED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_get_at_most_the_limit_of_password_checks(user, settings, monkeypatch):
+    """Attempts are counted before the password is checked, atomically: 30 racing requests cannot get more
+    than LOGIN_FAILURES_PER_ACCOUNT checks."""
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 5
+    checks = []
+    real = User.check_password
+
+    def counting(self, raw):
+        checks.append(raw)
+        return real(self, raw)
+
+    monkeypatch.setattr(User, "check_password", counting)
+    barrier, statuses = threading.Barrier(30), []
+
+    def attempt():
+        try:
+            barrier.wait()
+            statuses.append(login(APIClient(), email=user.email, password="wrong").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(checks) <= 5
+    assert sorted(set(statuses)) == [401, 429] and statuses.count(401) == len(checks)
+
+
+def test_a_fullwidth_username_is_the_same_name(api_client):
+    """NFKC: 'ＬＩＬＥＩ' is 'LILEI', taken when 'lilei' is (a 409, not a 500), and logs in as lilei."""
+    assert register(api_client).status_code == 201
+    response = register(api_client, email="other@example.com", username="ＬＩＬＥＩ")
+    assert response.status_code == 409 and response.json()["error_code"] == "CONFLICT"
+    assert login(api_client, username="ｌｉｌｅｉ", password="Zhong-Guo-2026!").status_code == 200
 
 
 def test_success_resets_the_account_counter(api_client, user, settings):
@@ -144,7 +210,8 @@ def test_token_signed_with_another_key_is_rejected(api_client, user):
 def test_refresh_token_cannot_be_used_as_access(api_client, user):
     tokens = login(api_client, email=user.email, password=PASSWORD).json()
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['refresh']}")
-    assert api_client.get("/api/v1/users/me").status_code == 401
+    response = api_client.get("/api/v1/users/me")
+    assert response.status_code == 401 and response.json()["error_code"] == "TOKEN_INVALID"
 
 
 def test_me_get_and_patch(auth_client, user):
@@ -165,7 +232,7 @@ def test_me_get_and_patch(auth_client, user):
 @pytest.mark.parametrize("data", [{"avatar_url": "javascript:alert(1)"}, {"locale": "fr"}, {"display_name": "x" * 101}])
 def test_me_patch_rejects_bad_values(auth_client, user, data):
     response = auth_client(user).patch("/api/v1/users/me", data, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
     assert response.json()["details"]["field"] == next(iter(data))
 
 
@@ -181,17 +248,19 @@ def test_password_change_revokes_refresh_tokens(api_client, auth_client, user):
     wrong = client.post(
         "/api/v1/users/me/password", {"current_password": "nope", "new_password": "Brand-New-2026!"}, format="json"
     )
-    assert wrong.status_code == 400 and wrong.json()["details"]["field"] == "current_password"
+    assert wrong.status_code == 400 and wrong.json()["error_code"] == "INVALID_INPUT"
+    assert wrong.json()["details"]["field"] == "current_password"
     weak = client.post(
         "/api/v1/users/me/password", {"current_password": PASSWORD, "new_password": "123"}, format="json"
     )
-    assert weak.status_code == 400 and weak.json()["details"]["field"] == "password"
+    assert weak.status_code == 400 and weak.json()["error_code"] == "INVALID_INPUT"
+    assert weak.json()["details"]["field"] == "new_password"  # the request's field
     ok = client.post(
         "/api/v1/users/me/password", {"current_password": PASSWORD, "new_password": "Brand-New-2026!"}, format="json"
     )
     assert ok.status_code == 204
     refresh = api_client.post("/api/v1/users/token/refresh", {"refresh": tokens["refresh"]}, format="json")
-    assert refresh.status_code == 401
+    assert refresh.status_code == 401 and refresh.json()["error_code"] == "TOKEN_INVALID"
     assert login(api_client, email=user.email, password="Brand-New-2026!").status_code == 200
 
 
