@@ -19,5 +19,5 @@ USER incubator
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health')"
 # granian: measured faster than uvicorn here (bench/http_auth.py); one process per container, scale by replicas.
-CMD ["granian", "--interface", "asginl", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--loop", "uvloop", \
-     "--log-level", "warning", "incubator.asgi:application"]
+# The server's options (connection limits, header timeout) live in incubator/servers.py, shared with `make serve`.
+CMD ["python", "-m", "incubator.servers", "granian", "--host", "0.0.0.0", "--port", "8000"]

@@ -30,12 +30,14 @@ INSTALLED_APPS = [
     "corsheaders",
     "channels",
     "incubator.events",
+    "incubator.idempotency",
     "accounts",
     "projects",
 ]
 
 MIDDLEWARE = [
     "incubator.middleware.RequestIdMiddleware",
+    "incubator.middleware.CacheBatchMiddleware",
     "incubator.middleware.ApiErrorFallbackMiddleware",
     "incubator.middleware.ApiPathMiddleware",
     "incubator.middleware.BodySizeLimitMiddleware",
@@ -51,6 +53,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "incubator.urls"
+# The admin login goes through the same lockout as the API login (accounts.services.user_authenticate).
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend"]
 ASGI_APPLICATION = "incubator.asgi.application"
 WSGI_APPLICATION = "incubator.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
@@ -59,7 +63,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project package is not an installed app: its templates (the landing page) are listed here.
+        "DIRS": [BASE_DIR / "incubator" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -94,6 +99,10 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 # JSON bodies above this size are refused with 413 before they are read; file uploads get their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+# A body is read on the event loop before a thread takes the request (incubator.edge): 408 when it stops
+# arriving for the idle timeout, or (JSON, not uploads) is not complete within the total timeout.
+API_BODY_IDLE_TIMEOUT = env_int("API_BODY_IDLE_TIMEOUT", 10)
+API_BODY_TIMEOUT = env_int("API_BODY_TIMEOUT", 30)
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:5173", "http://127.0.0.1:5173"])
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]

@@ -1,5 +1,7 @@
 """Database: DATABASE_URL, or a SQLite file by default; PostgreSQL always goes through a bounded pool."""
 
+import os
+
 import dj_database_url
 
 from .base import BASE_DIR
@@ -28,7 +30,10 @@ elif _default["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not :memory:, so a live server started by a test can open the same test database.
-    _default["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # A file, not :memory:, so a live server started by a test can open the same test database. One per test
+    # run (the first process that reads the settings names it; xdist workers and live servers inherit it), so
+    # two runs in one checkout never share a file.
+    _test_name = os.environ.setdefault("SQLITE_TEST_DB", str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3"))
+    _default["TEST"] = {"NAME": _test_name}
 
 DATABASES = {"default": _default}
