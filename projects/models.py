@@ -31,8 +31,8 @@ class Project(models.Model):
     tags = models.JSONField(_("tags"), default=list, blank=True)
     member_count = models.PositiveIntegerField(_("member count"), default=1)
     # Lower-cased name, description and tags: what search matches (trigram-indexed on PostgreSQL).
-    search_text = models.TextField(editable=False, default="")
-    schema_version = models.PositiveSmallIntegerField(default=CURRENT_SCHEMA_VERSION)
+    search_text = models.TextField(_("search text"), editable=False, default="")
+    schema_version = models.PositiveSmallIntegerField(_("schema version"), default=CURRENT_SCHEMA_VERSION)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -61,7 +61,7 @@ class Project(models.Model):
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("tag")
@@ -73,10 +73,12 @@ class Tag(models.Model):
 
 
 class ProjectTag(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tag_links")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="project_links")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tag_links", verbose_name=_("project"))
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="project_links", verbose_name=_("tag"))
 
     class Meta:
+        verbose_name = _("project tag")
+        verbose_name_plural = _("project tags")
         constraints = [models.UniqueConstraint(fields=["tag", "project"], name="project_tag_unique")]
         indexes = [models.Index(fields=["project"], name="project_tag_project")]
 
@@ -91,8 +93,12 @@ class Membership(models.Model):
         MEMBER = "member", _("Member")
         MENTOR = "mentor", _("Mentor")
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("project")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
 
@@ -116,12 +122,21 @@ class Application(models.Model):
         REJECTED = "rejected", _("Rejected")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="applications")
-    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="applications")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="applications", verbose_name=_("project")
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="applications", verbose_name=_("applicant")
+    )
     message = models.TextField(_("message"), max_length=2000, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decision_reason = models.TextField(_("decision reason"), max_length=2000, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

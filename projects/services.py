@@ -1,19 +1,19 @@
 """Every write on projects, members and applications: validated, atomic, with its outbox event."""
 
-from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from incubator.errors import InvalidInput, NotFound, PermissionDenied
+from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
-from incubator.generations import generation_bump, generation_get
-from incubator.permissions import ProjectAccess
+from incubator.generations import generation_bump
 
+from .access import access_require, project_access
 from .errors import (
     AlreadyMember,
     ApplicationAlreadyPending,
@@ -23,8 +23,8 @@ from .errors import (
     ProjectNotRecruiting,
 )
 from .models import Application, Membership, Project, ProjectTag, Tag
+from .selectors import LIST_GENERATION
 
-LIST_GENERATION = "projects"
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
@@ -33,13 +33,8 @@ PROJECT_FIELDS = ("name", "description", "video_url", "status", "visibility")
 # --- list counts --------------------------------------------------------------------------------------------
 
 
-def project_list_generation(known: Mapping[str, str] | None = None) -> str:
-    """Changes whenever any project, tag or membership changes anywhere: list totals are kept under it.
-    `known`: tokens already read for this request (RateLimits reads a view's `generations`)."""
-    return generation_get(LIST_GENERATION, known)
-
-
 def _invalidate_list_counts() -> None:
+    """Every write that can change which projects a list holds (a project, its tags, visibility or members)."""
     generation_bump(LIST_GENERATION)
 
 
@@ -111,7 +106,8 @@ def _project_payload(project: Project) -> dict[str, Any]:
 
 
 @transaction.atomic
-def project_create(*, owner: User, data: dict[str, Any]) -> Project:
+def project_create(*, owner: User, data: dict[str, Any], actor: User | None = None) -> Project:
+    """A project with its owner as its first member; `actor`: who made it, when not the owner (an admin)."""
     project = Project(owner=owner, **{f: data[f] for f in PROJECT_FIELDS if f in data})
     tags = _tags_resolve(tags_normalize(data.get("tags", [])))
     project.tags = [tag.name for tag in tags]
@@ -126,7 +122,7 @@ def project_create(*, owner: User, data: dict[str, Any]) -> Project:
         subject_type="project",
         subject_id=project.id,
         payload=_project_payload(project),
-        actor_id=owner.id,
+        actor_id=(actor or owner).id,
     )
     _invalidate_list_counts()
     return project
@@ -175,12 +171,13 @@ def project_dependents(*, project: Project) -> list[str]:
 
 
 @transaction.atomic
-def project_delete(*, project: Project, actor: User, access: ProjectAccess) -> None:
+def project_delete(*, project: Project, actor: User) -> None:
     """Maintainers may delete an empty project; one with datasets or jobs only its owner or an admin, and
     everything under it goes in the same transaction."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
     dependents = project_dependents(project=project)
-    if dependents and not access.is_owner_or_admin:
-        raise PermissionDenied()
+    if dependents:
+        access_require(project_access(project=project, user=actor), "project.delete_with_work")
     payload = _project_payload(project)
     project_id = project.id
     project.delete()
@@ -273,6 +270,8 @@ def member_remove(*, project: Project, actor: User, user_id: int) -> None:
 def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Project:
     """The new owner must already be a member; the previous owner stays on as a maintainer."""
     project = Project.objects.select_for_update().get(pk=project.pk)
+    # Under the row lock: of concurrent transfers, only those by whoever is the owner now go through.
+    access_require(project_access(project=project, user=actor), "project.transfer_ownership")
     target = Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
     if target is None:
         raise NotAMember()
@@ -373,11 +372,56 @@ def application_reject(*, application: Application, actor: User, reason: str) ->
 
 @transaction.atomic
 def application_withdraw(*, application: Application, actor: User) -> Application:
-    if application.applicant_id != actor.id:
-        raise PermissionDenied()
     application = _application_locked(application)
     application.status = Application.Status.WITHDRAWN
     application.decided_at = timezone.now()
     application.save(update_fields=["status", "decided_at"])
     _application_event("application.withdrawn", application, actor)
     return application
+
+
+# --- admin --------------------------------------------------------------------------------------------------
+# Writes only Django admin makes; everything else the admin does goes through the functions above.
+
+
+def _admin_clean(obj: Tag | Project) -> None:
+    try:
+        obj.full_clean()
+    except DjangoValidationError as exc:  # callers get the project's own error type, field by field
+        raise InvalidInput(exc.message_dict) from exc
+
+
+@transaction.atomic
+def tag_rename(*, tag: Tag, actor: User, name: str) -> Tag:
+    """Respell or rename a tag everywhere: every project carrying it gets the new name in its `tags` and its
+    search text, and its own project.updated event. A name another tag already has is refused (no merge)."""
+    names = tags_normalize([name])
+    if len(names) != 1:
+        raise InvalidInput({"name": [_("A tag needs a name.")]})
+    new_name = names[0]
+    locked = Tag.objects.select_for_update().filter(pk=tag.pk).first()
+    if locked is None:
+        raise NotFound()
+    if locked.name == new_name:
+        return locked
+    if Tag.objects.filter(name__iexact=new_name).exclude(pk=locked.pk).exists():
+        raise InvalidInput({"name": [_("A tag with this name already exists.")]})
+    previous = locked.name.casefold()
+    locked.name = new_name
+    _admin_clean(locked)
+    locked.save(update_fields=["name"])
+    for project in Project.objects.select_for_update().filter(tag_links__tag=locked).order_by("pk"):
+        project.tags = [new_name if name.casefold() == previous else name for name in project.tags]
+        project.search_text = _search_text(project)
+        _admin_clean(project)
+        project.save(update_fields=["tags", "search_text", "updated_at"])
+        event_record(
+            type="project.updated",
+            topic=f"project:{project.id}",
+            subject_type="project",
+            subject_id=project.id,
+            payload={**_project_payload(project), "changed": ["tags"]},
+            actor_id=actor.id,
+        )
+    _invalidate_list_counts()  # ?tags=<old name> and ?tags=<new name> now count differently
+    return locked

@@ -44,3 +44,35 @@ def test_project_admin_filters_by_status(staff_client):
     response = staff_client.get("/admin/projects/project/", {"status__exact": "recruiting"})
     assert response.status_code == 200
     assert "测试项目" in response.content.decode()
+
+
+@pytest.mark.parametrize(("language", "title"), [("zh-hans", "孵化器管理"), ("en", "Incubator administration")])
+def test_the_site_is_titled_for_the_product(staff_client, language, title):
+    page = staff_client.get("/admin/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f"<title>{title} | {title}</title>" in page
+    assert f'<a href="/admin/">{title}</a>' in page
+    assert "Django" not in page.split("<body", 1)[1]
+
+
+def test_models_and_columns_read_in_chinese(staff_client):
+    index = staff_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for name in ("项目标签", "发件箱事件", "成员关系", "加入申请", "用户"):
+        assert name in index
+    for english in ("Project tags", "Outbox events", "Outstanding tokens", "Blacklisted tokens", "Token Blacklist"):
+        assert english not in index
+    changelist = staff_client.get("/admin/projects/project/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    header = changelist.split('class="column-tag_summary"', 1)[1].split("</th>", 1)[0]
+    assert "标签" in header
+    events = staff_client.get("/admin/events/event/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "主题" in events and "Subject type" not in events
+
+
+def test_the_outbox_is_read_only(staff_client):
+    from incubator.events.models import Event
+
+    event = Event.objects.first()
+    assert staff_client.get("/admin/events/event/add/").status_code == 403
+    assert staff_client.get(f"/admin/events/event/{event.pk}/change/").status_code == 200
+    assert staff_client.post(f"/admin/events/event/{event.pk}/change/", {"type": "x"}).status_code == 403
+    assert staff_client.post(f"/admin/events/event/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Event.objects.filter(pk=event.pk, type=event.type).exists()
