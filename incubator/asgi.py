@@ -4,8 +4,13 @@ HTTP runs Django's synchronous stack once per request on a bounded thread pool (
 database pool so a request never waits for a connection. Under Django's own ASGI handler every sync
 middleware hops to a thread and back, which halved throughput here (bench/http_auth.py, HTTP_MODE=asgi
 keeps that path for comparison). WebSockets go to Channels' consumers on the event loop.
+
+Importing this module starts nothing: the embedded Celery worker (no broker configured) starts when the
+server actually serves, at lifespan startup where the server sends one, else on the first HTTP or
+WebSocket connection (`make serve` runs uvicorn with --lifespan off, granian's asginl has no lifespan).
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -15,15 +20,14 @@ django_asgi = get_asgi_application()
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from .celery import start_embedded_worker  # noqa: E402
+from .edge import BufferedBody  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
-
-start_embedded_worker()
+from .websocket import OriginValidator  # noqa: E402
 
 
 def threaded_django(workers: int):
@@ -42,9 +46,39 @@ def threaded_django(workers: int):
 
 http_app = django_asgi if settings.HTTP_MODE == "asgi" else threaded_django(settings.WEB_THREADS)
 
-application = ProtocolTypeRouter(
-    {
-        "http": ASGIStaticFilesHandler(http_app),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
-    }
+
+def start_background_work_when_serving(app):
+    """Starts the embedded worker on the first scope the server hands over (lifespan, HTTP or WebSocket)."""
+    started = False
+
+    async def lifespan(receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def serving(scope, receive, send):
+        nonlocal started
+        if not started:
+            started = True
+            # Sync work (Celery's Django fixup touches database connections): off the event loop.
+            await asyncio.to_thread(start_embedded_worker)
+        if scope["type"] == "lifespan":
+            return await lifespan(receive, send)
+        return await app(scope, receive, send)
+
+    return serving
+
+
+application = start_background_work_when_serving(
+    ProtocolTypeRouter(
+        {
+            # The body is read and bounded on the event loop before a pool thread takes the request.
+            "http": ASGIStaticFilesHandler(BufferedBody(http_app)),
+            "websocket": OriginValidator(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

@@ -20,11 +20,16 @@ _embedded_started = False
 
 
 def start_embedded_worker() -> bool:
-    """Start one in-process worker thread on the memory broker (development only). Returns True if started."""
+    """Start one in-process worker thread on the memory broker (development only). Returns True if started.
+
+    Called by incubator.asgi when the server starts serving, never on import; it is synchronous (Celery's
+    Django fixup closes database connections while the worker is built), so an event loop runs it in a thread.
+    Eager tasks (the test suite's setting, or CELERY_TASK_ALWAYS_EAGER) leave nothing for a worker to do.
+    """
     global _embedded_started
     from django.conf import settings
 
-    if not settings.CELERY_EMBEDDED_WORKER or settings.CELERY_TASK_ALWAYS_EAGER:
+    if not settings.CELERY_EMBEDDED_WORKER or app.conf.task_always_eager:
         return False
     with _embedded_lock:
         if _embedded_started:

@@ -1,40 +1,33 @@
-"""WebSocket consumers of the shared plumbing: a health echo and the unknown-path refusal."""
+"""WebSocket consumers of the shared plumbing: a health echo and the unknown-path refusal.
 
-import uuid
-from datetime import UTC, datetime
+Both build on incubator.websocket.JsonConsumer, the base every app's consumers inherit.
+"""
+
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext_lazy as _
+
+from .websocket import JsonConsumer, ws_message
+
+__all__ = ["HealthConsumer", "JsonConsumer", "NotFoundConsumer", "ws_message"]
 
 
-def ws_message(type_: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The envelope of every WebSocket message: {"id", "type", "ts", "data"}."""
-    ts = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"id": uuid.uuid4().hex, "type": type_, "ts": ts, "data": data}
-
-
-class HealthConsumer(AsyncJsonWebsocketConsumer):
+class HealthConsumer(JsonConsumer):
     """/ws/v1/health: answers {"type": "ping"} with "pong"; lets a client or a probe check the socket path."""
 
     async def connect(self) -> None:
         await self.accept()
-        await self.send_json(ws_message("hello", {"server": "incubator"}))
+        await self.send_message("hello", {"server": "incubator"})
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json(ws_message("pong", {"echo": content.get("data")}))
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        if content.get("type") == "ping":
+            await self.send_message("pong", {"echo": content.get("data")})
         else:
-            await self.send_json(
-                ws_message(
-                    "error", {"status_code": 400, "error_code": "INVALID_INPUT", "message": "unknown message type"}
-                )
-            )
+            await self.send_error(400, "INVALID_INPUT", _("Unknown message type."), type=content.get("type"))
 
 
-class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+class NotFoundConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.accept()
-        await self.send_json(
-            ws_message("error", {"status_code": 404, "error_code": "NOT_FOUND", "message": "no such WebSocket path"})
-        )
+        await self.send_error(404, "NOT_FOUND", _("No such WebSocket path."), path=self.scope.get("path", ""))
         await self.close(code=4404)

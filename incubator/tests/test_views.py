@@ -1,0 +1,69 @@
+"""The plumbing's own pages: the landing page, the favicon, and the JSON 404 for every method under /api/."""
+
+import re
+
+import pytest
+from django.test import Client
+
+METHODS = ["get", "post", "put", "patch", "delete", "options", "head"]
+
+
+@pytest.fixture
+def browser():
+    """What a real client meets: Django's test client with CSRF checks on (APIClient turns them off)."""
+    return Client(enforce_csrf_checks=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/nope/", "/api/v1/projects/1/nope", "/api/v2/projects"])
+@pytest.mark.parametrize("with_body", [False, True], ids=["no-body", "json-body"])
+def test_unknown_api_path_is_404_for_every_method(browser, method, path, with_body):
+    if with_body:
+        response = browser.generic(method.upper(), path, '{"name": "x"}', content_type="application/json")
+    else:
+        response = getattr(browser, method)(path)
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"].startswith("application/json")
+    if method == "head":
+        return
+    body = response.json()
+    assert set(body) == {"status_code", "error_code", "message", "details"}
+    assert body["status_code"] == 404 and body["error_code"] == "NOT_FOUND"
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_with_a_session_cookie_is_still_404(browser, make_user):
+    """A logged-in admin's session cookie without a CSRF token must not turn the 404 into a 403."""
+    browser.force_login(make_user(is_staff=True, is_superuser=True))
+    assert browser.post("/api/v1/nope", data="{}", content_type="application/json").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "html_lang", "phrase"), [("en", "en", "API documentation"), ("zh-CN,zh;q=0.9", "zh-hans", "接口文档")]
+)
+def test_landing_page_links_the_docs(client, language, html_lang, phrase):
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert f'<html lang="{html_lang}">' in html
+    assert phrase in html
+    for href in ["/api/v1/docs", "/api/v1/redoc", "/api/v1/openapi.json", "/admin/", "/api/v1/health"]:
+        assert f'href="{href}"' in html
+    assert 'href="/favicon.ico"' in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from a CDN: it works offline
+    assert "Accept-Language" in response["Vary"]
+
+
+def test_favicon_is_a_small_cacheable_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    content = b"".join(response) if response.streaming else response.content
+    assert content[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert 0 < len(content) < 10_000
+    assert "max-age=" in response["Cache-Control"]
+    assert response.has_header("ETag")
+    assert client.get("/favicon.ico", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
