@@ -65,7 +65,15 @@ class LivenessView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
-    @extend_schema(tags=["health"], responses={200: _Status}, summary="Liveness: the process answers")
+    @extend_schema(
+        tags=["health"],
+        responses={200: _Status},
+        summary="Liveness: the process answers",
+        description=(
+            'Answers `{"status": "ok"}` whenever the process runs, without touching the database, cache or '
+            "broker; for a load balancer's or orchestrator's liveness probe. No login, no rate limit."
+        ),
+    )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 
@@ -77,7 +85,12 @@ class ReadinessView(APIView):
 
     @extend_schema(
         tags=["health"],
-        summary="Readiness: database, cache and broker reachable (503 naming what is down)",
+        summary="Readiness: database, cache and broker reachable",
+        description=(
+            "Checks the database, the cache and the task broker and reports each with its latency. When one is "
+            "down the answer is a 503 SERVICE_UNAVAILABLE whose `details.unavailable` names it. No login, no rate "
+            "limit."
+        ),
         responses={
             200: inline_serializer("Readiness", {"status": serializers.CharField(), "checks": serializers.DictField()})
         },

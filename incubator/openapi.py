@@ -1,20 +1,54 @@
-"""OpenAPI: the list key per view and the contract's error responses on every operation."""
+"""OpenAPI: descriptions only from @extend_schema, the list key per view, and the contract's error responses on
+every operation."""
 
 from typing import Any
 
 from django.utils.encoding import force_str
 from django.utils.translation import override
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
 
 from .errors import ERROR_CODES
 
 
 class AutoSchema(SpectacularAutoSchema):
+    def get_description(self) -> str:  # type: ignore[override]
+        """Only what `@extend_schema(description=...)` says: never a view's or a base class's docstring, which
+        is written for maintainers (drf-spectacular falls back to them). The decorator's subclass returns its
+        description before reaching this; an operation without one has none, and a test refuses that."""
+        return ""
+
+    def get_override_parameters(self) -> list:
+        parameters = list(super().get_override_parameters())
+        handler = getattr(self.view, self.method.lower(), None)
+        if getattr(handler, "idempotent", False):
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    str,
+                    OpenApiParameter.HEADER,
+                    description=(
+                        "Makes a retry safe: the same key and body within 24 hours return the first answer "
+                        "(with `Idempotent-Replayed: true`) and create nothing more; the same key with another "
+                        "body is a 409 IDEMPOTENCY_KEY_REUSED. 1 to 255 printable ASCII characters, e.g. a UUID."
+                    ),
+                )
+            )
+        return parameters
+
     def _get_paginator(self) -> Any:
         paginator = super()._get_paginator()
         if paginator is not None:
             paginator.list_key_for_schema = getattr(self.view, "list_key", "results")
         return paginator
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The Bearer scheme (Swagger UI's Authorize button) for the project's subclass of simplejwt's authentication:
+    drf-spectacular's own extension matches simplejwt's class only."""
+
+    target_class = "accounts.authentication.JWTAuthentication"
 
 
 _ERRORS_ALWAYS = {
@@ -29,7 +63,12 @@ _ERRORS_WITH_BODY = {
     "415": "Unsupported media type",
 }
 _ERRORS_WITH_ID = {"404": "Not found (also for private objects the caller may not see)"}
-_ERRORS_WRITE = {"403": "Permission denied"}
+_ERRORS_WRITE = {
+    "403": "Permission denied",
+    "409": "Conflicts with the current state (error_code names it, e.g. ALREADY_MEMBER), or an Idempotency-Key "
+    "already used with another body (IDEMPOTENCY_KEY_REUSED)",
+}
+_ERRORS_PAGED = {"404": "A page past the last one (NOT_FOUND; details name the last page)"}
 
 
 def _error_schema() -> dict[str, Any]:
@@ -74,6 +113,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 errors.update(_ERRORS_WITH_BODY if "requestBody" in operation else {"400": "Invalid parameters"})
             if "{" in path:
                 errors.update(_ERRORS_WITH_ID)
+            elif any(parameter.get("name") == "page" for parameter in operation.get("parameters", [])):
+                errors.update(_ERRORS_PAGED)
             if method in ("post", "put", "patch", "delete") or operation.get("security"):
                 errors.update(_ERRORS_WRITE)
             for status_code, description in errors.items():

@@ -6,7 +6,7 @@ from .base import SECRET_KEY
 from .env import env_int, env_str
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["incubator.renderers.ORJSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "incubator.negotiation.ContentNegotiation",
@@ -18,6 +18,7 @@ REST_FRAMEWORK = {
         "incubator.filters.StrictOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "incubator.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "incubator.metadata.Metadata",
     "EXCEPTION_HANDLER": "incubator.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["incubator.throttling.RateLimits"],
     "DEFAULT_THROTTLE_RATES": {
@@ -62,6 +63,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
     "COMPONENT_SPLIT_REQUEST": True,
+    # Docstrings are for maintainers: operation descriptions come from @extend_schema(description=...) and
+    # component descriptions from @extend_schema_serializer(description=...) only (incubator.openapi.AutoSchema).
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "projects.models.Project.Status",
         "ApplicationStatusEnum": "projects.models.Application.Status",
