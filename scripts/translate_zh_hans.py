@@ -10,6 +10,36 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "token generation": "令牌代次",
+    "The request body did not arrive in time.": "请求体未在规定时间内送达。",
+    "Idempotent requests": "幂等请求",
+    "This Idempotency-Key was already used with another request.": "该 Idempotency-Key 已用于另一个不同的请求。",
+    "key": "键",
+    "fingerprint": "指纹",
+    "status code": "状态码",
+    "response body": "响应体",
+    "location": "位置",
+    "expires at": "过期时间",
+    "idempotent request": "幂等请求",
+    "idempotent requests": "幂等请求",
+    "Use 1 to 255 printable ASCII characters, such as a UUID.": "请使用 1 到 255 个可打印 ASCII 字符，例如 UUID。",
+    "Too many failed logins. Please try again later.": "登录失败次数过多，请稍后再试。",
+    "Binary frames are not accepted; send JSON text.": "不接受二进制帧，请发送 JSON 文本。",
+    "The message is not valid JSON.": "消息不是有效的 JSON。",
+    "A message must be a JSON object.": "消息必须是 JSON 对象。",
+    "Unknown message type.": "未知的消息类型。",
+    "No such WebSocket path.": "不存在该 WebSocket 路径。",
+    "Incubator API": "孵化器 API",
+    "The backend of the AI project incubator.": "AI 项目孵化器的后端服务。",
+    "A REST API under /api/v1/, live updates over WebSocket.": "REST API 位于 /api/v1/，实时更新通过 WebSocket 推送。",
+    "API documentation": "接口文档",
+    "try every endpoint in the browser": "在浏览器中调试每个接口",
+    "the reference, to read": "便于阅读的接口参考",
+    "OpenAPI document": "OpenAPI 文档",
+    "for code generators": "供代码生成工具使用",
+    "Operations": "运维",
+    "Administration": "管理后台",
+    "Health check": "健康检查",
     "Incubator profile": "孵化器资料",
     "Letters, digits and @/./+/-/_ only.": "只能包含字母、数字和 @/./+/-/_。",
     "Give your email or username.": "请填写邮箱或用户名。",
@@ -94,7 +124,55 @@ ZH = {
     "No active user with this id.": "不存在该 ID 的有效用户。",
     "Use the ownership transfer to make someone the owner.": "请使用所有权转让来指定负责人。",
     "JSON nested too deeply.": "JSON 嵌套层级过深。",
+    "search text": "搜索文本",
+    "schema version": "数据结构版本",
+    "project tag": "项目标签",
+    "project tags": "项目标签",
+    "applicant": "申请人",
+    "decided by": "处理人",
+    "ID": "ID",
+    "type": "类型",
+    "topic": "主题",
+    "subject type": "对象类型",
+    "subject ID": "对象 ID",
+    "actor ID": "操作者 ID",
+    "payload": "内容",
+    "outbox event": "发件箱事件",
+    "outbox events": "发件箱事件",
+    "Events (outbox)": "事件（发件箱）",
+    "Incubator administration": "孵化器管理",
+    "Separated by commas, for example: 机器学习, NLP": "用逗号分隔，例如：机器学习, NLP",
+    "Change the project's owner to transfer ownership.": "修改项目负责人即可转让所有权。",
+    "Changed by an admin action.": "由管理操作修改。",
+    "Done: %(done)d of %(total)d selected.": "已完成：所选 %(total)d 项中的 %(done)d 项。",
+    "Make selected projects public": "将所选项目设为公开",
+    "Make selected projects private": "将所选项目设为私有",
+    "Mark selected projects completed": "将所选项目标记为已完成",
+    "Approve selected applications (as members)": "通过所选申请（加入为成员）",
+    "Reject selected applications": "拒绝所选申请",
+    "A tag needs a name.": "标签名称不能为空。",
+    "A tag with this name already exists.": "已存在同名标签。",
+    "End all sessions of selected users": "结束所选用户的全部登录会话",
+    "Deactivate selected users (and end their sessions)": "停用所选用户（并结束其登录会话）",
+    "members": "成员",
 }
+
+
+def _unfuzzy(out: list[str]) -> None:
+    """Drop the fuzzy flag (and gettext's guess of the previous msgid) of the entry whose msgid was just
+    appended: a filled entry left fuzzy is never compiled, so its English would reach Chinese users."""
+    index = len(out) - 2
+    while index >= 0 and out[index].startswith("#"):
+        line = out[index]
+        if line.startswith("#|"):
+            del out[index]
+        elif line.startswith("#,"):
+            flags = [flag.strip() for flag in line[2:].split(",") if flag.strip() and flag.strip() != "fuzzy"]
+            if flags:
+                out[index] = "#, " + ", ".join(flags)
+            else:
+                del out[index]
+        index -= 1
 
 
 def fill(po_path: Path) -> list[str]:
@@ -111,6 +189,7 @@ def fill(po_path: Path) -> list[str]:
         ):
             msgid = line[len('msgid "') : -1].replace('\\"', '"')
             if msgid in ZH:
+                _unfuzzy(out)
                 out.append('msgstr "' + ZH[msgid].replace('"', '\\"') + '"')
             else:
                 missing.append(msgid)
