@@ -18,6 +18,7 @@ from incubator.batch import count_and_read
 from incubator.errors import InvalidInput, TooManyAttempts
 from incubator.events.services import event_record
 from incubator.throttling import incr_window
+from incubator.validation import model_clean
 
 from .errors import AccountConflict, InvalidCredentials, TokenInvalid, WrongPassword
 from .models import User
@@ -51,7 +52,7 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     user = User(email=email, username=username, display_name=display_name.strip() or username)
     _password_errors(password, user)
     user.set_password(password)
-    user.full_clean(exclude=["password"])
+    model_clean(user, exclude=["password"])
     try:
         with transaction.atomic():
             user.save()
@@ -116,7 +117,7 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
     for field in ("display_name", "avatar_url", "bio", "locale"):
         if field in data:
             setattr(user, field, data[field])
-    user.full_clean(exclude=["password"])
+    model_clean(user, exclude=["password"])
     user.save(update_fields=[f for f in ("display_name", "avatar_url", "bio", "locale") if f in data])
     return user
 
@@ -203,7 +204,7 @@ USER_ADMIN_RELATIONS = ("groups", "user_permissions")
 
 def _user_clean(user: User) -> None:
     try:
-        user.full_clean(exclude=["password"])
+        model_clean(user, exclude=["password"])
     except DjangoValidationError as exc:
         raise InvalidInput(exc.message_dict) from exc
 
@@ -289,6 +290,9 @@ def user_update(*, user: User, actor: User, data: dict[str, Any]) -> User:
     ]
     if not changed and not relations:
         return user
+    for field, lookup in (("email", "email__iexact"), ("username", "username__iexact")):
+        if field in changed and User.objects.filter(**{lookup: getattr(user, field)}).exclude(pk=user.pk).exists():
+            raise AccountConflict(details={"field": field})
     _user_clean(user)
     if changed:
         try:

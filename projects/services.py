@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -12,6 +11,7 @@ from accounts.models import User
 from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
 from incubator.generations import generation_bump
+from incubator.validation import model_clean
 
 from .access import access_require, project_access
 from .errors import (
@@ -112,7 +112,7 @@ def project_create(*, owner: User, data: dict[str, Any], actor: User | None = No
     tags = _tags_resolve(tags_normalize(data.get("tags", [])))
     project.tags = [tag.name for tag in tags]
     project.search_text = _search_text(project)
-    project.full_clean()
+    model_clean(project)
     project.save()
     _link_tags(project, tags)
     Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
@@ -143,7 +143,7 @@ def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Pr
     if not changed:
         return project
     project.search_text = _search_text(project)
-    project.full_clean()
+    model_clean(project)
     project.save()
     event_record(
         type="project.updated",
@@ -209,7 +209,9 @@ def _member_event(type_: str, membership: Membership, actor: User, **extra: Any)
 def _membership_add(*, project: Project, user: User, role: str) -> Membership:
     try:
         with transaction.atomic():
-            membership = Membership.objects.create(project=project, user=user, role=role)
+            membership = Membership(project=project, user=user, role=role)
+            model_clean(membership, unique=False)  # a second membership: the unique index says so (409)
+            membership.save()
     except IntegrityError as exc:
         raise AlreadyMember() from exc
     Project.objects.filter(pk=project.pk).update(member_count=F("member_count") + 1, updated_at=timezone.now())
@@ -250,6 +252,7 @@ def member_update(*, project: Project, actor: User, user_id: int, role: str) -> 
     if membership.role != role:
         previous = membership.role
         membership.role = role
+        model_clean(membership, unique=False)
         membership.save(update_fields=["role"])
         _member_event("member.updated", membership, actor, previous_role=previous)
     return membership
@@ -325,7 +328,9 @@ def application_submit(*, project: Project, applicant: User, message: str) -> Ap
         raise AlreadyMember()
     try:
         with transaction.atomic():
-            application = Application.objects.create(project=project, applicant=applicant, message=message)
+            application = Application(project=project, applicant=applicant, message=message)
+            model_clean(application, unique=False)  # a second pending one: the unique index says so (409)
+            application.save()
     except IntegrityError as exc:
         raise ApplicationAlreadyPending() from exc
     _application_event("application.submitted", application, applicant)
@@ -364,6 +369,7 @@ def application_reject(*, application: Application, actor: User, reason: str) ->
     application.status = Application.Status.REJECTED
     application.decided_by = actor
     application.decision_reason = reason
+    model_clean(application, unique=False)
     application.decided_at = timezone.now()
     application.save(update_fields=["status", "decided_by", "decision_reason", "decided_at"])
     _application_event("application.rejected", application, actor)
@@ -385,10 +391,7 @@ def application_withdraw(*, application: Application, actor: User) -> Applicatio
 
 
 def _admin_clean(obj: Tag | Project) -> None:
-    try:
-        obj.full_clean()
-    except DjangoValidationError as exc:  # callers get the project's own error type, field by field
-        raise InvalidInput(exc.message_dict) from exc
+    model_clean(obj)
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "Ensure this value has at most %(limit)d characters (it has %(count)d).": "请确保该值最多 %(limit)d 个字符（当前 %(count)d 个）。",
     "token generation": "令牌代次",
     "The request body did not arrive in time.": "请求体未在规定时间内送达。",
     "Idempotent requests": "幂等请求",

@@ -67,7 +67,8 @@ def test_withdraw(setup):
     app_id = apply(applicant_client, project).json()["id"]
     url = f"/api/v1/projects/{project.id}/applications/{app_id}/withdraw"
     assert applicant_client.post(url, {}, format="json").json()["status"] == "withdrawn"
-    assert applicant_client.post(url, {}, format="json").status_code == 409
+    again = applicant_client.post(url, {}, format="json")
+    assert again.status_code == 409 and again.json()["error_code"] == "APPLICATION_NOT_PENDING"
 
 
 def test_one_pending_application_per_user(setup):
@@ -94,15 +95,14 @@ def test_members_cannot_apply(setup):
 def test_message_too_long_is_400(setup):
     project, _, applicant_client, _ = setup
     response = apply(applicant_client, project, message="长" * 2001)
-    assert response.status_code == 400 and response.json()["details"]["field"] == "message"
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
+    assert response.json()["details"]["field"] == "message"
 
 
 def test_unknown_application_is_404(setup):
     project, owner_client, _, _ = setup
-    assert (
-        owner_client.post(f"/api/v1/projects/{project.id}/applications/999/approve", {}, format="json").status_code
-        == 404
-    )
+    response = owner_client.post(f"/api/v1/projects/{project.id}/applications/999/approve", {}, format="json")
+    assert response.status_code == 404 and response.json()["error_code"] == "NOT_FOUND"
 
 
 def _race(count, action):
@@ -150,3 +150,56 @@ def test_two_applications_at_once_leave_one_pending():
     results = _race(2, lambda i: services.application_submit(project=project, applicant=applicant, message=str(i)))
     assert sum(isinstance(r, Application) for r in results) == 1, results
     assert Application.objects.filter(project=project, applicant=applicant, status="pending").count() == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects/{id}/applications", "/api/v1/users/me/applications"])
+def test_application_lists_validate_their_status_filter(setup, path):
+    project, owner_client, applicant_client, _ = setup
+    apply(applicant_client, project)
+    client = owner_client if "{id}" in path else applicant_client
+    url = path.format(id=project.id)
+    for bad in ("bogus", "\x00"):
+        response = client.get(url, {"status": bad})
+        body = response.json()
+        assert response.status_code == 400 and body["error_code"] == "INVALID_INPUT"
+        assert body["details"]["field"] == "status"
+    assert client.get(url, {"status": ""}).json()["pagination"]["total"] == 1  # an empty filter is no filter
+    assert client.get(url, {"status": "rejected"}).json()["pagination"]["total"] == 0
+    assert client.get(url, {"status": "pending"}).json()["pagination"]["total"] == 1
+
+
+def test_tag_prefix_is_validated(setup, api_client):
+    assert api_client.get("/api/v1/tags", {"search": "\x00"}).json()["error_code"] == "INVALID_INPUT"
+    too_long = api_client.get("/api/v1/tags", {"search": "x" * 51})
+    assert too_long.status_code == 400 and too_long.json()["error_code"] == "INVALID_INPUT"
+    assert api_client.get("/api/v1/tags", {"search": "机器"}).status_code == 200
+
+
+def test_an_applicant_can_withdraw_from_a_project_that_went_private_and_sees_only_its_id(setup):
+    """The owner makes the project private and renames it while an application is pending: the applicant's
+    list no longer describes it beyond its id, and the applicant can still withdraw (no pending forever)."""
+    project, owner_client, applicant_client, _ = setup
+    application = apply(applicant_client, project).json()
+    owner_client.patch(f"/api/v1/projects/{project.id}", {"visibility": "private", "name": "秘密项目"}, format="json")
+    mine = applicant_client.get("/api/v1/users/me/applications").json()["applications"]
+    assert mine[0]["project"] == {"id": project.id, "name": None, "status": None, "visible": False}
+    assert "秘密项目" not in str(mine)
+    # The project itself stays a 404 to the applicant.
+    hidden = applicant_client.get(f"/api/v1/projects/{project.id}")
+    assert hidden.status_code == 404 and hidden.json()["error_code"] == "NOT_FOUND"
+    withdrawn = applicant_client.post(f"/api/v1/projects/{project.id}/applications/{application['id']}/withdraw")
+    assert withdrawn.status_code == 200, withdrawn.content
+    assert withdrawn.json()["status"] == "withdrawn" and withdrawn.json()["project"]["name"] is None
+    assert owner_client.get("/api/v1/users/me/applications").json()["pagination"]["total"] == 0
+
+
+def test_withdraw_is_only_for_the_applicant(setup, auth_client):
+    project, owner_client, applicant_client, _ = setup
+    application = apply(applicant_client, project).json()
+    url = f"/api/v1/projects/{project.id}/applications/{application['id']}/withdraw"
+    outsider = auth_client(UserFactory())
+    assert outsider.post(url).json()["error_code"] == "PERMISSION_DENIED"
+    assert owner_client.post(url).json()["error_code"] == "PERMISSION_DENIED"
+    owner_client.patch(f"/api/v1/projects/{project.id}", {"visibility": "private"}, format="json")
+    response = outsider.post(url)
+    assert response.status_code == 404 and response.json()["error_code"] == "NOT_FOUND"

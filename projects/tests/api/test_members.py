@@ -60,7 +60,7 @@ def test_add_change_remove_member_updates_count_and_records_events(setup):
 def test_add_member_validation(setup, body):
     _, project, client = setup
     response = client.post(f"/api/v1/projects/{project.id}/members", body, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
     assert response.json()["details"]["field"] in {"user_id", "role"}
 
 
@@ -71,19 +71,16 @@ def test_owner_cannot_be_removed_or_demoted(setup, auth_client):
         response = actor.delete(f"/api/v1/projects/{project.id}/members/{owner.id}")
         assert response.status_code == 409 and response.json()["error_code"] == "OWNER_IMMUTABLE"
         response = actor.patch(f"/api/v1/projects/{project.id}/members/{owner.id}", {"role": "member"}, format="json")
-        assert response.status_code == 409
-    assert (
-        client.patch(
-            f"/api/v1/projects/{project.id}/members/{maintainer.id}", {"role": "owner"}, format="json"
-        ).status_code
-        == 400
-    )
+        assert response.status_code == 409 and response.json()["error_code"] == "OWNER_IMMUTABLE"
+    response = client.patch(f"/api/v1/projects/{project.id}/members/{maintainer.id}", {"role": "owner"}, format="json")
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
     assert Membership.objects.filter(project=project, role="owner").count() == 1
 
 
 def test_unknown_member_is_404(setup):
     _, project, client = setup
-    assert client.delete(f"/api/v1/projects/{project.id}/members/999999").status_code == 404
+    response = client.delete(f"/api/v1/projects/{project.id}/members/999999")
+    assert response.status_code == 404 and response.json()["error_code"] == "NOT_FOUND"
 
 
 def test_transfer_ownership(setup, api_client):

@@ -37,6 +37,8 @@ def check(response, expected):
     else:
         assert response.status_code == expected, response.content
         assert response.json()["status_code"] == expected
+        error_codes = {401: "NOT_AUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
+        assert response.json()["error_code"] == error_codes[expected]
 
 
 WRITERS = {"maintainer", "owner", "admin"}

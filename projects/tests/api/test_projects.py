@@ -1,5 +1,7 @@
 """The contract's project API: shape, round trip, validation, filters, search, ordering, query counts."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.db import connection
 
@@ -65,7 +67,8 @@ def test_contract_example_round_trip(auth_client, user, api_client):
     assert api_client.get("/api/v1/projects", {"tags": "计算机视觉"}).json()["projects"] == []
 
     assert client.delete(f"/api/v1/projects/{project['id']}").status_code == 204
-    assert api_client.get(f"/api/v1/projects/{project['id']}").status_code == 404
+    gone = api_client.get(f"/api/v1/projects/{project['id']}")
+    assert gone.status_code == 404 and gone.json()["error_code"] == "NOT_FOUND"
     assert not Project.objects.exists() and not ProjectTag.objects.exists()
     types = list(Event.objects.filter(topic=f"project:{project['id']}").values_list("type", flat=True))
     assert types == ["project.created", "project.updated", "project.deleted"]
@@ -125,7 +128,8 @@ def test_patch_changes_only_given_fields(auth_client, user):
 def test_put_requires_the_full_resource(auth_client, user):
     project = make_project(user)
     response = auth_client(user).put(f"/api/v1/projects/{project.id}", {"status": "completed"}, format="json")
-    assert response.status_code == 400 and response.json()["details"]["field"] == "name"
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
+    assert response.json()["details"]["field"] == "name"
 
 
 @pytest.fixture
@@ -186,10 +190,10 @@ def test_filters(api_client, auth_client, catalogue):
     [
         ("vision", {"cv"}),
         ("VISION", {"cv"}),
-        ("缺陷", {"cv"}),
-        ("问答", {"nlp"}),
+        pytest.param("缺陷", {"cv"}, id="defect-zh"),
+        pytest.param("问答", {"nlp"}, id="qa-zh"),
         ("encyclopedia", {"nlp"}),
-        ("深度学习", {"cv", "nlp"}),
+        pytest.param("深度学习", {"cv", "nlp"}, id="deep-learning-zh"),
         ("learning for", {"rl"}),
         ("zzzz", set()),
     ],
@@ -211,23 +215,45 @@ def test_search_tolerates_a_typo_on_postgresql(api_client, catalogue):
 )
 def test_bad_filters_are_400(api_client, catalogue, query):
     response = api_client.get(f"/api/v1/projects?{query}")
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_INPUT"
     assert response.json()["details"]["field"].split(".")[0] == query.split("=")[0]
 
 
-@pytest.mark.parametrize("field", ["created_at", "updated_at", "name", "member_count"])
+# Each field orders the catalogue differently from the ids (cv < nlp < rl) and from the other fields, so only
+# the asked field can give the expected order.
+ORDERS = {
+    "created_at": ["nlp", "rl", "cv"],
+    "updated_at": ["rl", "cv", "nlp"],
+    "name": ["rl", "cv", "nlp"],  # "Robot arm" < "Vision lab" < "中文问答"
+    "member_count": ["rl", "nlp", "cv"],
+}
+
+
+def _distinct_values(projects):
+    add_member(projects["cv"]), add_member(projects["cv"]), add_member(projects["nlp"])
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for field in ("created_at", "updated_at"):
+        for days, key in enumerate(ORDERS[field]):
+            Project.objects.filter(pk=projects[key].pk).update(**{field: base + timedelta(days=days)})
+
+
+@pytest.mark.parametrize("field", list(ORDERS))
 def test_ordering_both_ways(api_client, catalogue, field):
     _, _, p = catalogue
-    add_member(p["rl"]), add_member(p["rl"]), add_member(p["nlp"])
-    for prefix in ("", "-"):
+    _distinct_values(p)
+    expected = [p[key].id for key in ORDERS[field]]
+    for prefix, order in (("", expected), ("-", expected[::-1])):
         rows = api_client.get("/api/v1/projects", {"ordering": f"{prefix}{field}"}).json()["projects"]
+        assert [r["id"] for r in rows] == order, (field, prefix)
         values = [r[field] for r in rows]
-        assert values == sorted(values, reverse=prefix == "-"), (field, prefix, values)
+        assert values == sorted(values, reverse=prefix == "-") and len(set(values)) == len(values)
 
 
 def test_default_order_is_newest_first(api_client, catalogue):
+    _, _, p = catalogue
+    _distinct_values(p)
     rows = api_client.get("/api/v1/projects").json()["projects"]
-    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
+    assert [r["id"] for r in rows] == [p[key].id for key in reversed(ORDERS["created_at"])]
 
 
 def test_total_is_exact_after_writes(api_client, auth_client, user):
