@@ -1,5 +1,11 @@
 # The two commands of a fresh machine: `make run` and `make test`. Everything else is a helper they use.
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# Python 3.11 to 3.13: the newest of python3.13, python3.12, python3.11 on PATH, then python3 if it is in range.
+# PYTHON=/path/to/python overrides; found once, on first use (`make test` with a ready .venv never looks).
+PY_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifeq ($(origin PYTHON),undefined)
+PYTHON = $(eval PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	"$$p" -c '$(PY_SUPPORTED)' 2>/dev/null && { command -v "$$p"; break; }; done))$(PYTHON)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
@@ -7,14 +13,20 @@ PORT   ?= 8000
 # granian (default: faster in bench/http_auth.py) or uvicorn; both serve HTTP and Channels' WebSockets.
 SERVER ?= granian
 PYTEST_ARGS ?=
+# Branch coverage of accounts, projects and incubator; the run fails under the floor (both in [tool.coverage] of
+# pyproject.toml). `COVERAGE= make test` runs without it.
+COVERAGE ?= --cov --cov-report=term
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
-TYPED := $(wildcard */services.py */selectors.py incubator/events/services.py)
+TYPED := $(wildcard */services.py */selectors.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py)
 
-.PHONY: run test setup migrate sandbox serve worker lint format typecheck checks bench clean
+.PHONY: run test mutation setup migrate sandbox serve worker lint format typecheck checks bench clean
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
-		|| { echo "Install Python 3.11 (python3.11) first."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required and none is on PATH (tried" \
+		"python3.13, python3.12, python3.11, python3). Install one, or set PYTHON=/path/to/python3.12."; exit 1; }
+	@$(PYTHON) -c '$(PY_SUPPORTED)' 2>/dev/null || { echo "Python 3.11, 3.12 or 3.13 is required;" \
+		"$(PYTHON) is $$($(PYTHON) -V 2>&1). Install one, or set PYTHON=/path/to/python3.12."; exit 1; }
+	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) -V 2>&1))"
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock | $(BIN)/python
@@ -30,10 +42,15 @@ migrate: setup
 sandbox: migrate
 	$(BIN)/python manage.py seed_sandbox
 
+# A second server on a busy port would start anyway (SO_REUSEPORT) and split the requests with the first.
+PORT_FREE = $(or $(wildcard $(BIN)/python),$(PYTHON),python3) scripts/port_free.py $(HOST) $(PORT)
+
 ## Set everything up and serve the sandbox on http://$(HOST):$(PORT) (HTTP and WebSocket).
-run: sandbox
+run:
+	@$(PORT_FREE)
+	@$(MAKE) --no-print-directory sandbox
 	@echo ""
-	@echo "  Incubator is starting on http://$(HOST):$(PORT)"
+	@echo "  Incubator is starting on http://$(HOST):$(PORT)/"
 	@echo "  Swagger UI:  http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  Redoc:       http://$(HOST):$(PORT)/api/v1/redoc/"
 	@echo "  Admin:       http://$(HOST):$(PORT)/admin/   (admin / Incubator-2026)"
@@ -41,18 +58,23 @@ run: sandbox
 	@$(MAKE) --no-print-directory serve
 
 serve: setup
-ifeq ($(SERVER),uvicorn)
-	$(BIN)/uvicorn incubator.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --lifespan off --no-access-log
-else
-	$(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --workers 1 --loop uvloop --log-level warning incubator.asgi:application
-endif
+	@$(PORT_FREE)
+	$(BIN)/python -m incubator.servers $(SERVER) --host $(HOST) --port $(PORT)
 
 worker: setup
 	$(BIN)/celery -A incubator worker --loglevel INFO --concurrency 2
 
 ## Run the whole suite (embedded defaults; DATABASE_URL / REDIS_URL / CELERY_BROKER_URL switch to real services).
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
+
+## Mutation testing of every app's services and selectors (slow, so not in .ci/run; [tool.mutmut] in pyproject.toml).
+## Starts afresh (cached verdicts go stale when tests change), one mutant per core; prints `killed N of M` per module
+## and fails under MUTATION_MIN percent (default 85). `$(BIN)/python scripts/mutation_run.py browse` shows the results.
+MUTATION_CHILDREN ?= $(shell nproc 2>/dev/null || echo 2)
+mutation: setup
+	$(BIN)/python scripts/mutation_run.py run --fresh --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python scripts/mutation_report.py
 
 lint: setup
 	$(BIN)/ruff check .
