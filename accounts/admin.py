@@ -24,7 +24,7 @@ from .models import User
 # The admin site is the platform's; its titles live with the platform's accounts.
 admin.site.site_header = _("Incubator administration")
 admin.site.site_title = _("Incubator administration")
-admin.site.index_title = _("Incubator administration")
+admin.site.index_title = _("Site administration")  # Django's own words (站点管理): no "X | X" title
 
 # simplejwt registers its token tables. An admin never needs to read raw token rows, and its blacklist admin
 # would let staff add or delete blacklist rows by hand (deleting one revives a revoked session) beside the

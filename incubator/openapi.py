@@ -9,7 +9,7 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
-from .errors import ERROR_CODES
+from .errors import ERROR_CODES, code_for_status
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -100,10 +100,26 @@ def _error_schema() -> dict[str, Any]:
     }
 
 
+def _error_content(status_code: str) -> dict[str, Any]:
+    """The Error schema with an example of this status (Swagger UI shows the example per response)."""
+    code = code_for_status(int(status_code))
+    with override("zh-hans"):
+        message = force_str(ERROR_CODES[code])
+    example: dict[str, Any] = {"status_code": int(status_code), "error_code": code, "message": message, "details": {}}
+    if status_code == "400":
+        example["details"] = {"field": "name", "message": "该字段是必填项。", "errors": {"name": ["该字段是必填项。"]}}
+    elif status_code == "429":
+        example["details"] = {"retry_after": 30}
+    elif status_code == "500":
+        example["details"] = {"request_id": "3f2b9c0e8d7a4b1c9e6f5a4d3c2b1a09"}
+    elif status_code == "503":
+        example["details"] = {"unavailable": ["database"]}
+    return {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": example}}}
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: an Error component, and the error responses each operation can give."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = _error_schema()
-    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -118,5 +134,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if method in ("post", "put", "patch", "delete") or operation.get("security"):
                 errors.update(_ERRORS_WRITE)
             for status_code, description in errors.items():
-                operation["responses"].setdefault(status_code, {"description": description, **ref})
+                operation["responses"].setdefault(
+                    status_code, {"description": description, **_error_content(status_code)}
+                )
     return result

@@ -50,6 +50,11 @@ class ProjectAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.initial["tags"] = ", ".join(self.instance.tags)
 
+    def clean_description(self) -> str:
+        # A browser sends a textarea's line breaks as CRLF: keep the API's LF, so saving another field in admin
+        # does not rewrite the description.
+        return self.cleaned_data["description"].replace("\r\n", "\n")
+
     def clean_tags(self) -> list[str]:
         try:
             return services.tags_normalize(TAG_SEPARATORS.split(self.cleaned_data["tags"]))

@@ -60,7 +60,9 @@ def test_page_past_the_end_is_404(api_client, users):
     assert response.json()["error_code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=abc", "page=", "page_size=0", "page_size=-3", "page_size=x", "page_size="])
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=abc", "page=", "page_size=0", "page_size=-3", "page_size=x", "page_size="]
+)
 def test_bad_page_parameters_are_400(api_client, users, query):
     response = api_client.get(f"/api/v1/test/users?{query}")
     assert response.status_code == 400

@@ -67,3 +67,11 @@ def test_favicon_is_a_small_cacheable_icon(client):
     assert "max-age=" in response["Cache-Control"]
     assert response.has_header("ETag")
     assert client.get("/favicon.ico", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_documentation_pages_load_nothing_from_another_host(client, path):
+    """Served offline and behind firewalls: no CDN, no web fonts (Redoc's template linked Google Fonts)."""
+    page = client.get(path).content.decode()
+    assert "googleapis" not in page and "gstatic" not in page and "cdn." not in page

@@ -463,3 +463,17 @@ def test_side_effect_rows_cannot_be_written(admin_client, model):
     assert admin_client.post(f"{url}{row.pk}/delete/", {"post": "yes"}).status_code == 403
     assert 'value="delete_selected"' not in admin_client.get(url).content.decode()
     assert admin_client.get("/admin/projects/tag/add/").status_code == 403
+
+
+def test_a_browser_sends_crlf_and_the_description_is_not_rewritten(admin_client):
+    """Browsers post a textarea's line breaks as CRLF: saving another field must not change the description
+    (it did, so every admin save recorded a description change)."""
+    project = make_project(name="换行", description="第一行\n第二行")
+    url = f"{PROJECTS}{project.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["description"] = data["description"].replace("\n", "\r\n")
+    data["visibility"] = "private"
+    assert admin_client.post(url, data).status_code == 302
+    project.refresh_from_db()
+    assert project.description == "第一行\n第二行" and project.visibility == "private"
+    assert [e.payload["changed"] for e in events("project.updated", project)] == [["visibility"]]

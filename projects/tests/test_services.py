@@ -1186,8 +1186,8 @@ def test_updates_and_renames_are_project_events(owner, project):
 
 
 def test_tag_rename_refuses_to_leave_an_invalid_project_and_names_the_field(owner, project):
-    Project.objects.filter(pk=project.pk).update(name="x" * 201)  # written around the services
+    Project.objects.filter(pk=project.pk).update(video_url="javascript:alert(1)")  # written around the services
     error = expect_error(
         InvalidInput, "INVALID_INPUT", services.tag_rename, tag=Tag.objects.get(name="CV"), actor=owner, name="Vision"
     )
-    assert error.details["field"] == "name"
+    assert error.details["field"] == "video_url"

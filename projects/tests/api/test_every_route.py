@@ -69,3 +69,10 @@ def test_options_describes_a_project_to_its_owner(world):
     assert set(body["actions"]) == {"PUT"}
     # An outsider may not write: the same request describes no writable fields.
     assert "actions" not in clients["outsider"].options(f"/api/v1/projects/{ids['project_id']}").json()
+
+
+def test_options_describes_what_a_client_sends_not_what_it_gets_back(world):
+    ids, clients = world
+    fields = clients["owner"].options(f"/api/v1/projects/{ids['project_id']}").json()["actions"]["PUT"]
+    assert set(fields) == {"name", "description", "video_url", "status", "visibility", "tags"}
+    assert fields["name"]["required"] is True and fields["description"]["required"] is False
