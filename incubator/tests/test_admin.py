@@ -46,10 +46,13 @@ def test_project_admin_filters_by_status(staff_client):
     assert "测试项目" in response.content.decode()
 
 
-@pytest.mark.parametrize(("language", "title"), [("zh-hans", "孵化器管理"), ("en", "Incubator administration")])
-def test_the_site_is_titled_for_the_product(staff_client, language, title):
+@pytest.mark.parametrize(
+    ("language", "title", "index"),
+    [("zh-hans", "孵化器管理", "站点管理"), ("en", "Incubator administration", "Site administration")],
+)
+def test_the_site_is_titled_for_the_product(staff_client, language, title, index):
     page = staff_client.get("/admin/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
-    assert f"<title>{title} | {title}</title>" in page
+    assert f"<title>{index} | {title}</title>" in page  # not the same words twice
     assert f'<a href="/admin/">{title}</a>' in page
     assert "Django" not in page.split("<body", 1)[1]
 
