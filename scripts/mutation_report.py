@@ -55,8 +55,8 @@ def write_survivors(results: dict[str, dict[str, int | None]], path: Path, only:
             continue
         blocks = []
         for name, exit_code in sorted(exit_codes.items(), key=lambda item: _natural(item[0])):
-            if exit_code in KILLED or exit_code in SKIPPED:
-                continue
+            if exit_code is None or exit_code in KILLED or exit_code in SKIPPED:
+                continue  # not checked yet, killed, or never run
             function = name.rpartition(".")[2].removeprefix("x_").rpartition("__mutmut_")[0]
             diff = get_diff_for_mutant(name, path=module)
             blocks.append(f"## {module}  {function}  [{status(exit_code)}]  {name}\n{diff.strip()}\n")

@@ -105,7 +105,7 @@ def _forget_generated_parametrize_ids() -> None:
     written instead."""
     cwd = str(Path.cwd())
     for module in list(sys.modules.values()):
-        if not str(getattr(module, "__file__", None) or "").startswith(cwd):
+        if not str(getattr(module, "__dict__", {}).get("__file__") or "").startswith(cwd):
             continue
         holders = [module, *(value for value in vars(module).values() if inspect.isclass(value))]
         tests = [value for holder in holders for value in vars(holder).values() if inspect.isfunction(value)]
