@@ -11,3 +11,4 @@ from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
 from .database import *  # noqa: F403
 from .logging import *  # noqa: F403
+from .storage import *  # noqa: F403

@@ -1,0 +1,101 @@
+"""What every engine module shares: the canonical Parquet layout, column type names, and the result of a
+conversion or pipeline run."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+# The canonical copy: zstd, statistics on, row groups small enough that a preview page reads one or two.
+ROW_GROUP_ROWS = 16_384
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "statistics": True,
+    "row_group_size": ROW_GROUP_ROWS,
+}
+
+# The type names the API shows for a column (ColumnSerializer's choices).
+TYPE_NAMES = (
+    "integer",
+    "float",
+    "decimal",
+    "boolean",
+    "string",
+    "categorical",
+    "date",
+    "datetime",
+    "time",
+    "duration",
+    "binary",
+    "list",
+    "struct",
+    "null",
+)
+
+
+def type_name(dtype: pl.DataType) -> str:
+    """The API's name for a polars dtype."""
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "float"
+    if dtype.is_decimal():
+        return "decimal"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype in (pl.String, pl.Utf8):
+        return "string"
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return "categorical"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Time:
+        return "time"
+    if isinstance(dtype, pl.Duration):
+        return "duration"
+    if dtype == pl.Binary:
+        return "binary"
+    if isinstance(dtype, pl.List | pl.Array):
+        return "list"
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if dtype == pl.Null:
+        return "null"
+    return "string"
+
+
+@dataclass
+class Converted:
+    """A Parquet file written by the engine: its rows and columns as the API shows them."""
+
+    row_count: int
+    columns: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "nullable"}
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. {"encoding": "gb18030", "delimiter": ","}
+
+
+def columns_of(parquet_path: str) -> Converted:
+    """Rows and columns of a Parquet file from its footer alone: `nullable` is whether the column holds a
+    null (from the row groups' statistics), not what the schema allows."""
+    meta = pq.ParquetFile(parquet_path).metadata
+    schema = pl.read_parquet_schema(parquet_path)
+    nulls = [0] * meta.num_columns
+    unknown = [False] * meta.num_columns
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        for index in range(row_group.num_columns):
+            stats = row_group.column(index).statistics
+            if stats is None or not stats.has_null_count:
+                unknown[index] = True
+            else:
+                nulls[index] += stats.null_count
+    # Leaf columns map one-to-one to top-level columns only for flat schemas; nested ones are nullable.
+    flat = meta.num_columns == len(schema)
+    columns = []
+    for index, (name, dtype) in enumerate(schema.items()):
+        nullable = (nulls[index] > 0 or unknown[index]) if flat else True
+        columns.append({"name": name, "type": type_name(dtype), "nullable": nullable})
+    return Converted(row_count=meta.num_rows, columns=columns)
