@@ -5,6 +5,9 @@ import os
 import pytest
 from django.conf import settings
 
+# The storage fixtures (`fs_storage`, `s3_storage`) of the datasets app, for every test.
+pytest_plugins = ["datasets.tests.s3"]
+
 USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 USING_REDIS = bool(os.environ.get("REDIS_URL"))
 USING_BROKER = bool(os.environ.get("CELERY_BROKER_URL"))
@@ -40,6 +43,16 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _datasets_storage(request):
+    """No test writes into the repository's var/: dataset files go to a temporary directory, unless the test
+    uses the moto S3 server (`s3_storage`)."""
+    if "s3_storage" in request.fixturenames:
+        yield None
+    else:
+        yield request.getfixturevalue("fs_storage")
 
 
 @pytest.fixture

@@ -7,4 +7,12 @@ class DatasetsConfig(AppConfig):
     verbose_name = _("Datasets")
 
     def ready(self) -> None:
+        import os
+
+        from django.conf import settings
+
         from . import signals  # noqa: F401  (connects the receivers)
+
+        # Where uploads are spooled (datasets.uploads): a missing directory would fail every upload.
+        if settings.FILE_UPLOAD_TEMP_DIR:
+            os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)

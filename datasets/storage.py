@@ -90,8 +90,11 @@ def is_object_storage() -> bool:
 # Writing and deleting
 
 
-def store(local_path: str, name: str, *, content_type: str) -> None:
-    """Put a local file under exactly `name`, whole or not at all; FileExistsError if the name is taken."""
+def store(local_path: str, name: str, *, content_type: str, link: bool = False) -> None:
+    """Put a local file under exactly `name`, whole or not at all; FileExistsError if the name is taken.
+    `link=True` (the caller's own temporary file, never written again): on the filesystem storage the file is
+    linked into place instead of copied when both are on one filesystem, which saves writing a large upload a
+    second time."""
     _check_name(name)
     storage = datasets_storage()
     if isinstance(storage, S3Storage):
@@ -113,7 +116,26 @@ def store(local_path: str, name: str, *, content_type: str) -> None:
             Config=config,
         )
         return
+    if link and _link_file(_filesystem(storage), local_path, name):
+        return
     _store_file(_filesystem(storage), local_path, name)
+
+
+def _link_file(storage: FileSystemStorage, local_path: str, name: str) -> bool:
+    """Link a finished temporary file into place; False when the filesystems differ (then it is copied)."""
+    target = Path(storage.path(name))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(local_path, "rb") as source:
+        os.fsync(source.fileno())  # the data is on disk before the name points at it
+    try:
+        os.link(local_path, target)
+    except FileExistsError:
+        raise FileExistsError(f"{name} already exists in the datasets storage.") from None
+    except OSError:
+        return False  # another filesystem, or none with hard links
+    if storage.file_permissions_mode is not None:
+        os.chmod(target, storage.file_permissions_mode)
+    return True
 
 
 def _store_file(storage: FileSystemStorage, local_path: str, name: str) -> None:

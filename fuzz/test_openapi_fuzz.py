@@ -11,6 +11,7 @@ failure is collected rather than stopping at the first, written to FUZZ_FINDINGS
 
 import json
 import os
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tests.factories import UserFactory
+from datasets.tests.factories import make_dataset
 from incubator.tests.live import asgi_server
 from projects import services
 from projects.tests.factories import add_member, make_project
@@ -104,6 +106,8 @@ class World:
         application = services.application_submit(project=project, applicant=applicant, message="请让我加入")
         self.operation = operation
         self.ids = {"project_id": project.pk, "user_id": member.pk, "application_id": application.pk}
+        if " /api/v1/datasets/" in operation:  # a converted version costs time: only where it is used
+            self.ids.update(dataset_id=make_dataset(project, owner).pk, number=1)
         self.tokens = {
             name: str(RefreshToken.for_user(user).access_token)
             for name, user in (("owner", owner), ("applicant", applicant), ("outsider", outsider))
@@ -123,9 +127,24 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
             case.path_parameters[name] = WORLD.ids[name]
 
 
+# Dataset files: the server and the seeding (in this process) must use the same directory.
+MEDIA = Path(tempfile.mkdtemp(prefix="incubator-fuzz-media-"))
+
+
+@pytest.fixture(autouse=True)
+def _datasets_storage() -> Any:
+    """Overrides the root conftest's per-test directory with the one the server reads."""
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA / "datasets"}}
+    with override_settings(STORAGES={**django_settings.STORAGES, "datasets": storage}):
+        yield
+
+
 @pytest.fixture(scope="module")
 def server(django_db_setup, django_db_blocker) -> Any:
-    with asgi_server(SERVER, **SERVER_ENV) as base:
+    with asgi_server(SERVER, **SERVER_ENV, MEDIA_ROOT=str(MEDIA)) as base:
         yield base
 
 

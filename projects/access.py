@@ -50,6 +50,11 @@ POLICY: dict[str, str | frozenset[str]] = {
     "application.submit": LOGGED_IN,
     "application.decide": WRITER_ROLES,
     "application.withdraw": SUBJECT,
+    # Datasets follow the project's visibility; its writers bring, change and preprocess data.
+    "dataset.read": READ,
+    "dataset.create": WRITER_ROLES,
+    "dataset.update": WRITER_ROLES,
+    "dataset.delete": WRITER_ROLES,
 }
 
 

@@ -10,6 +10,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["incubator.renderers.ORJSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "incubator.negotiation.ContentNegotiation",
+    # The API speaks JSON only, and `format` is a word of its own domain (a dataset's file format, a download's
+    # format): DRF must not read ?format= as a renderer choice.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PARSER_CLASSES": ["incubator.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "incubator.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -71,6 +74,11 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStatusEnum": "projects.models.Application.Status",
         "MembershipRoleEnum": "projects.models.Membership.Role",
         "GrantableRoleEnum": "projects.api.serializers.GRANTABLE_ROLES",
+        "DatasetVersionStatusEnum": "datasets.models.DatasetVersion.Status",
+        "DatasetProfileStatusEnum": "datasets.models.DatasetVersion.ProfileStatus",
+        "DatasetUploadStatusEnum": "datasets.models.DatasetUpload.Status",
+        "DatasetVersionSourceEnum": "datasets.models.DatasetVersion.Source",
+        "DatasetFormatEnum": "datasets.models.FORMAT_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -79,6 +87,11 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "users", "description": "Registration, JWT login, the logged-in user"},
         {"name": "projects", "description": "AI projects, members and join applications"},
+        {
+            "name": "datasets",
+            "description": "Datasets of a project: uploads, immutable versions, preview, profiles, downloads, "
+            "preprocessing",
+        },
         {"name": "health", "description": "Liveness and readiness"},
     ],
 }

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "incubator.idempotency",
     "accounts",
     "projects",
+    "datasets",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +100,10 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 # JSON bodies above this size are refused with 413 before they are read; file uploads get their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+# Uploaded files go to a temporary file, hashed as they arrive (datasets.uploads), in var/tmp: the same
+# filesystem as the datasets storage, so storing a large upload links it into place instead of copying it.
+FILE_UPLOAD_HANDLERS = ["datasets.uploads.HashingUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or str(BASE_DIR / "var" / "tmp")
 # A body is read on the event loop before a thread takes the request (incubator.edge): 408 when it stops
 # arriving for the idle timeout, or (JSON, not uploads) is not complete within the total timeout.
 API_BODY_IDLE_TIMEOUT = env_int("API_BODY_IDLE_TIMEOUT", 10)

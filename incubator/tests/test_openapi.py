@@ -151,6 +151,8 @@ def _strict(node):
         for key, value in node.items()
         if key != "nullable"
     }
+    if isinstance(node.get("properties"), dict):  # property names are names, not keywords ("nullable", "type")
+        out["properties"] = {name: _strict(value) for name, value in node["properties"].items()}
     if "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     return {"anyOf": [out, {"type": "null"}]} if node.get("nullable") else out
@@ -208,6 +210,7 @@ def response_schema(schema: dict, path: str, method: str, status: int) -> dict |
 def world(auth_client):
     """An owner with a public project (tags, a video), a member, a pending application, an outsider."""
     from accounts.tests.factories import UserFactory
+    from datasets.tests.factories import make_dataset
     from projects import services
     from projects.tests.factories import add_member, make_project
 
@@ -222,9 +225,11 @@ def world(auth_client):
     make_project(owner, name="Empty project")  # no video, no tags: the blank values validate too
     member = add_member(project, role="mentor")
     application = services.application_submit(project=project, applicant=applicant, message="我想加入")
+    dataset = make_dataset(project, owner)
     return {
         "owner": owner,
         "project": project,
+        "dataset": dataset,
         "member": member,
         "applicant": applicant,
         "application": application,
@@ -293,7 +298,19 @@ LISTS = {
     "/api/v1/projects/{project_id}/applications": "applications",
     "/api/v1/users/me/applications": "applications",
     "/api/v1/tags": "tags",
+    "/api/v1/datasets": "datasets",
+    "/api/v1/datasets/{dataset_id}/versions": "versions",
 }
+# Paged like a list, but a page of a dataset's rows carries its columns too.
+ROW_PAGES = {"/api/v1/datasets/{dataset_id}/versions/{number}/rows": {"columns", "rows", "pagination"}}
+
+
+def _filled(path: str, world: dict) -> str:
+    return (
+        path.replace("{project_id}", str(world["project"].id))
+        .replace("{dataset_id}", str(world["dataset"].id))
+        .replace("{number}", "1")
+    )
 
 
 def test_every_list_documents_its_list_key_and_answers_the_documented_shape(world):
@@ -301,12 +318,18 @@ def test_every_list_documents_its_list_key_and_answers_the_documented_shape(worl
     paginated = {
         path for path, method, op in operations(schema) if any(p["name"] == "page" for p in op.get("parameters", []))
     }
-    assert paginated == set(LISTS)
+    assert paginated == set(LISTS) | set(ROW_PAGES)
+    for path, keys in ROW_PAGES.items():
+        documented = _resolve(schema, response_schema(schema, path, "get", 200))
+        assert set(documented["properties"]) == keys, path
+        response = world["client"].get(_filled(path, world))
+        assert response.status_code == 200 and response.json()["rows"], path
+        validate_against(schema, response_schema(schema, path, "get", 200), response.json())
     for path, key in LISTS.items():
         documented = _resolve(schema, response_schema(schema, path, "get", 200))
         assert set(documented["properties"]) == {key, "pagination"}, path
         client = world["applicant_client"] if path == "/api/v1/users/me/applications" else world["client"]
-        response = client.get(path.replace("{project_id}", str(world["project"].id)))
+        response = client.get(_filled(path, world))
         assert response.status_code == 200, path
         assert response.json()[key], f"{path}: the world should give it rows"
         validate_against(schema, response_schema(schema, path, "get", 200), response.json())

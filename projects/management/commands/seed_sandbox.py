@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Value
@@ -90,6 +91,8 @@ class Command(BaseCommand):
             self._projects(users, rng)
         if size == "large":
             self._large(users, rng, large_count)
+        # Datasets live in their own app, which depends on this one: called by name, not imported.
+        call_command("seed_datasets", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Sandbox ready: {User.objects.count()} users, {Project.objects.count()} projects.")
         )

@@ -1,0 +1,1127 @@
+"""Reading uploads: which format a file is in (detect), a cheap look at its head (check_sample) and its canonical
+Parquet copy (convert).
+
+Text files are read as UTF-8 (with or without a BOM) or GB18030 (the superset of GBK that Excel writes for Chinese
+users). CSV, TSV, JSON Lines and Parquet are converted with polars' streaming engine, so memory stays bounded
+whatever the file's size; JSON arrays and xlsx workbooks are read into memory (see _convert_json, _convert_xlsx).
+
+Column types for CSV and TSV come from the values, the way a data scientist expects: a column is boolean, integer,
+float, date, datetime or time when every non-empty value of the whole column reads as one (tried on a prefix first,
+checked against the whole file only when a later value does not fit), else string. Nothing is dropped or turned
+into null silently, except for the empty markers in NULL_TOKENS in columns that get a non-string type.
+"""
+
+import codecs
+import contextlib
+import csv
+import io
+import json
+import os
+import posixpath
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.utils.translation import gettext as _
+
+from .errors import ParseFailure, UnsupportedFormat
+from .schema import PARQUET_OPTIONS, Converted, columns_of
+
+FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "xlsx")
+
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# The file name extensions of each format, the usual one first (for naming a download).
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv",),
+    "tsv": (".tsv", ".tab"),
+    "json": (".json",),
+    "jsonl": (".jsonl", ".ndjson"),
+    "parquet": (".parquet", ".pq"),
+    "xlsx": (".xlsx", ".xlsm"),
+}
+# Plain text that is read as CSV or TSV, whichever its delimiter says.
+TEXT_EXTENSIONS = (".txt",)
+
+# How much of a file detect and check_sample read, and how many records check_sample looks at: both run inside the
+# upload's HTTP request.
+HEAD_BYTES = 1 << 20
+SAMPLE_RECORDS = 1000
+# Column types are fitted on SNIFF_ROWS rows (trying every type), then on PREFIX_ROWS (trying what fitted); the
+# whole file is read again only when a later value does not fit.
+PREFIX_ROWS = 20_000
+SNIFF_ROWS = 500
+CHUNK_BYTES = 1 << 20
+
+DELIMITERS = (",", "\t", ";", "|")
+# Values that mean "no value" in a column that gets a number, boolean or date type (pandas reads these as NaN too).
+# A string column keeps them as they are. The empty field is null in every column.
+NULL_TOKENS = ("", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A")
+
+_POLARS_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
+# Magic numbers of files people upload by mistake, with what to tell them.
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF8", "image"),
+    (b"BM", "bmp"),
+    (b"RIFF", "image"),
+    (b"\x1f\x8b", "compressed"),
+    (b"BZh", "compressed"),
+    (b"\xfd7zXZ", "compressed"),
+    (b"7z\xbc\xaf", "compressed"),
+    (b"Rar!", "compressed"),
+    (b"\x28\xb5\x2f\xfd", "compressed"),
+    (b"SQLite format 3", "other"),
+    (b"ARROW1", "other"),
+)
+
+
+@dataclass
+class Detected:
+    """What detect found: one of FORMATS; for text formats the encoding (a Python codec name: "utf-8", "utf-8-sig"
+    for UTF-8 with a BOM, or "gb18030"); for CSV and TSV the delimiter; the format's content type."""
+
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    content_type: str
+
+
+def _detected(fmt: str, encoding: str | None = None, delimiter: str | None = None) -> Detected:
+    return Detected(format=fmt, encoding=encoding, delimiter=delimiter, content_type=CONTENT_TYPES[fmt])
+
+
+def _unsupported(kind: str = "other") -> UnsupportedFormat:
+    supported = _("Upload CSV, TSV, JSON, JSON Lines, Parquet or Excel (.xlsx).")
+    messages = {
+        "empty": _("The file is empty."),
+        "ole": _("Legacy Excel (.xls) files and password-protected workbooks are not supported: save it as .xlsx."),
+        "xlsb": _("Excel binary workbooks (.xlsb) are not supported: save it as .xlsx."),
+        "zip": _("ZIP archives are not supported: upload the file inside it."),
+        "utf16": _("UTF-16 text is not supported: save the file as UTF-8."),
+        "encoding": _("The file is not UTF-8 or GB18030 (GBK) text: save it as UTF-8."),
+        "json": _("A JSON file must hold an array of objects, or one object per line (JSON Lines)."),
+    }
+    message = messages.get(kind, _("This type of file is not supported."))
+    if kind not in ("empty", "ole", "xlsb", "utf16", "encoding"):
+        message = f"{message} {supported}"
+    return UnsupportedFormat(message)
+
+
+def _extension(file_name: str) -> str:
+    return os.path.splitext(file_name)[1].lower()
+
+
+def _format_of_extension(ext: str) -> str | None:
+    for fmt, extensions in EXTENSIONS.items():
+        if ext in extensions:
+            return fmt
+    return None
+
+
+# --- detect -----------------------------------------------------------------------------------------------------
+
+
+def detect(path: str, file_name: str) -> Detected:
+    """The format of the file at `path`, uploaded as `file_name`, by its extension and its content: the content wins
+    when it says something else (a Parquet file named data.csv is Parquet). Raises UnsupportedFormat for anything
+    else (xls, PDF, ZIP, images, empty or binary files, UTF-16 text) and ParseFailure for a damaged Parquet or xlsx
+    file or text with an invalid byte in its head."""
+    ext = _extension(file_name)
+    size = os.path.getsize(path)
+    if size == 0:
+        raise _unsupported("empty")
+    with open(path, "rb") as stream:
+        head = stream.read(HEAD_BYTES)
+        stream.seek(max(size - 4, 0))
+        tail = stream.read(4)
+    complete = len(head) == size
+
+    if head.startswith(b"PAR1"):
+        if size >= 12 and tail == b"PAR1":
+            return _detected("parquet")
+        raise ParseFailure(_("The Parquet file is truncated or damaged."))
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _detect_zip(path, ext)
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            if kind == "bmp" and not _looks_binary(head):
+                break  # "BM" also starts text, e.g. a header "BMI,..."
+            raise _unsupported(kind)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _unsupported("utf16")
+    if _looks_binary(head):
+        raise _unsupported()
+    encoding, text = _decode_head(head, complete)
+    return _detect_text(text, complete, ext, encoding)
+
+
+def _detect_zip(path: str, ext: str) -> Detected:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as error:
+        if _format_of_extension(ext) == "xlsx":
+            raise ParseFailure(_("The Excel file is truncated or damaged.")) from error
+        raise _unsupported("zip") from error
+    if "xl/workbook.xml" in names:
+        return _detected("xlsx")
+    if "xl/workbook.bin" in names:
+        raise _unsupported("xlsb")
+    raise _unsupported("zip")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """NUL bytes, or more control characters than text has (tab, newlines, form feed and escape aside)."""
+    if b"\x00" in head:
+        return True
+    controls = sum(head.count(bytes([byte])) for byte in (*range(1, 9), 11, *range(14, 27), 28, 29, 30, 31))
+    return controls > max(len(head) // 100, 0)
+
+
+def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:
+    """(encoding, text) of a file's first bytes. An incremental decoder is told the head is not the end of the file,
+    so a character cut at the end of the head does not count against an encoding."""
+    if head.startswith(codecs.BOM_UTF8):
+        try:
+            return "utf-8-sig", codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=complete)
+        except UnicodeDecodeError as error:
+            raise ParseFailure(
+                _("Line %(row)d is not valid UTF-8 text.") % {"row": _line_at(head, error.start)},
+                row=_line_at(head, error.start),
+            ) from error
+    try:
+        return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = codecs.getincrementaldecoder("gb18030")().decode(head, final=complete)
+    except UnicodeDecodeError as error:
+        raise _unsupported("encoding") from error
+    if not _plausibly_chinese(text):
+        # Latin-1 and other single-byte text often decodes as GB18030 too, into nonsense.
+        raise _unsupported("encoding")
+    return "gb18030", text
+
+
+_CJK = re.compile(r"[\u2010-\u203f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u00b7]")
+
+
+def _plausibly_chinese(text: str) -> bool:
+    non_ascii = sum(1 for char in text if ord(char) > 127)
+    return non_ascii == 0 or len(_CJK.findall(text)) * 2 >= non_ascii
+
+
+def _line_at(data: bytes, position: int) -> int:
+    return data.count(b"\n", 0, position) + 1
+
+
+def _whole_lines(text: str, complete: bool) -> str:
+    """The head's text without its last, probably cut, line."""
+    if complete:
+        return text
+    end = text.rfind("\n")
+    return text[: end + 1] if end >= 0 else text
+
+
+def _detect_text(text: str, complete: bool, ext: str, encoding: str) -> Detected:
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body:
+        raise _unsupported("empty")
+    named = _format_of_extension(ext)
+    delimited_name = named in ("csv", "tsv") or ext in TEXT_EXTENSIONS
+    if body[0] == "[" and (not delimited_name or re.match(r"\[\s*[{\]]", body)):
+        return _detected("json", encoding)
+    if body[0] == "{":
+        first_line = body.split("\n", 1)[0].strip()
+        if _is_json_object(first_line):
+            return _detected("jsonl", encoding)
+        if named in ("json", "jsonl"):
+            raise _unsupported("json")
+    delimiter, width, consistent = _sniff_delimiter(
+        _whole_lines(text, complete), default="\t" if named == "tsv" else ","
+    )
+    if not delimited_name and (width < 2 or not consistent):
+        raise _unsupported()
+    if named in ("csv", "tsv"):
+        fmt = named
+    else:
+        fmt = "tsv" if delimiter == "\t" else "csv"
+    return _detected(fmt, encoding, delimiter)
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _sniff_delimiter(text: str, *, default: str) -> tuple[str, int, bool]:
+    """(delimiter, fields in the header, whether most records have as many) for the first records of `text`,
+    parsed with each candidate delimiter (quotes respected). The most consistent candidate with at least two
+    fields wins; ties go to `default`, then to the order of DELIMITERS."""
+    best: tuple[float, int, str] | None = None
+    for delimiter in (default, *(d for d in DELIMITERS if d != default)):
+        counts = [len(row) for _line, row in _records(io.StringIO(text, newline=""), delimiter, limit=50)]
+        if not counts or counts[0] < 2:
+            continue
+        consistency = sum(1 for count in counts if count == counts[0]) / len(counts)
+        if best is None or consistency > best[0]:
+            best = (consistency, counts[0], delimiter)
+    if best is None:
+        return default, 1, False
+    return best[2], best[1], best[0] >= 0.9
+
+
+# --- CSV records, the exact (slow) way --------------------------------------------------------------------------
+
+
+def _allow_big_fields() -> None:
+    # The csv module refuses fields over 128 KiB by default; a long text cell is not an error. (Process-wide.)
+    if csv.field_size_limit() < 1 << 30:
+        csv.field_size_limit(1 << 30)
+
+
+def _records(
+    stream: Iterable[str], delimiter: str, *, limit: int | None = None, partial: bool = False
+) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) of each non-empty record, read with Python's csv module, which reports where a record
+    starts (polars does not). A quote left open raises ParseFailure, unless `partial` says the text is a cut head
+    (the quoted field may go on after the cut)."""
+    _allow_big_fields()
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    line = 1
+    count = 0
+    while limit is None or count < limit:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if partial and "unexpected end of data" in str(error):
+                return
+            raise ParseFailure(
+                _("Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.")
+                % {"row": line},
+                row=line,
+            ) from error
+        start, line = line, reader.line_num + 1
+        if row:
+            count += 1
+            yield start, row
+
+
+def _check_header(names: list[str], row: int) -> None:
+    seen: set[str] = set()
+    for number, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ParseFailure(
+                _("Column %(column)d of the header (line %(row)d) has no name.") % {"column": number, "row": row},
+                row=row,
+                column=number,
+            )
+        if name in seen:
+            raise ParseFailure(
+                _("The column name “%(name)s” appears more than once in the header (column %(column)d).")
+                % {"name": name, "column": number},
+                row=row,
+                column=number,
+            )
+        seen.add(name)
+
+
+def _too_many_fields(row: int, found: int, expected: int) -> ParseFailure:
+    return ParseFailure(
+        _("Line %(row)d has %(found)d fields, but the header has %(expected)d.")
+        % {"row": row, "found": found, "expected": expected},
+        row=row,
+        column=expected + 1,
+    )
+
+
+def _check_csv_records(records: Iterator[tuple[int, list[str]]]) -> int:
+    """Checks the header and that no record has more fields than it; returns the header's width."""
+    header = next(records, None)
+    if header is None:
+        raise ParseFailure(_("The file has no header line."))
+    line, names = header
+    _check_header(names, line)
+    for line, row in records:
+        if len(row) > len(names):
+            raise _too_many_fields(line, len(row), len(names))
+    return len(names)
+
+
+# --- check_sample ------------------------------------------------------------------------------------------------
+
+
+def check_sample(path: str, detected: Detected) -> None:
+    """A quick check of the file's head (about HEAD_BYTES and SAMPLE_RECORDS records), cheap enough for the upload's
+    HTTP request: raises ParseFailure with `row` and `column` where they are known (see errors.ParseFailure).
+    convert checks the whole file."""
+    fmt = detected.format
+    if fmt in ("csv", "tsv"):
+        text, complete = _read_head_text(path, detected.encoding or "utf-8")
+        records = _records(
+            io.StringIO(_whole_lines(text, complete), newline=""),
+            detected.delimiter or ",",
+            limit=SAMPLE_RECORDS,
+            partial=not complete,
+        )
+        _check_csv_records(records)
+    elif fmt == "json":
+        text, complete = _read_head_text(path, detected.encoding or "utf-8")
+        _check_json_array(text, complete=complete, limit=SAMPLE_RECORDS)
+    elif fmt == "jsonl":
+        text, complete = _read_head_text(path, detected.encoding or "utf-8")
+        lines = _whole_lines(text, complete).encode("utf-8").splitlines(keepends=True)
+        _check_json_lines(lines, limit=SAMPLE_RECORDS)
+    elif fmt == "parquet":
+        _check_parquet(path)
+    elif fmt == "xlsx":
+        _check_xlsx_header(path)
+    else:
+        raise _unsupported()
+
+
+def _read_head_text(path: str, encoding: str) -> tuple[str, bool]:
+    with open(path, "rb") as stream:
+        head = stream.read(HEAD_BYTES)
+        complete = not stream.read(1)
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
+    except UnicodeDecodeError as error:
+        row = _line_at(head, error.start)
+        raise ParseFailure(
+            _("Line %(row)d is not valid %(encoding)s text.") % {"row": row, "encoding": _encoding_label(encoding)},
+            row=row,
+        ) from error
+    return text.removeprefix("\ufeff"), complete
+
+
+def _encoding_label(encoding: str) -> str:
+    return "GB18030" if encoding == "gb18030" else "UTF-8"
+
+
+def _check_json_array(text: str, *, complete: bool, limit: int | None = None) -> None:
+    """Walks the array's records one by one (json.JSONDecoder.raw_decode) to say which one is broken: the 1-based
+    record number is the `row`."""
+    decoder = json.JSONDecoder()
+    end = len(text)
+    position = _skip_space(text, 0)
+    if position >= end or text[position] != "[":
+        raise _unsupported("json")
+    position += 1
+    record = 0
+    while limit is None or record < limit:
+        position = _skip_space(text, position)
+        if position >= end:
+            if complete:
+                raise ParseFailure(_("The JSON array is not closed."), row=record + 1)
+            return
+        if record == 0 and text[position] == "]":
+            break
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            if not complete and (error.pos >= end - 16 or error.msg.startswith("Unterminated string")):
+                return  # the record goes on after the head
+            raise _bad_json_record(record + 1) from error
+        except RecursionError as error:
+            raise _bad_json_record(record + 1) from error
+        record += 1
+        if not isinstance(value, dict):
+            raise ParseFailure(_("Record %(row)d is not a JSON object.") % {"row": record}, row=record)
+        position = _skip_space(text, position)
+        if position >= end:
+            if complete:
+                raise ParseFailure(_("The JSON array is not closed."), row=record)
+            return
+        if text[position] == ",":
+            position += 1
+            continue
+        if text[position] == "]":
+            break
+        raise _bad_json_record(record + 1)
+    else:
+        return
+    if complete and _skip_space(text, position + 1) < end:
+        raise ParseFailure(_("There is more text after the end of the JSON array."))
+    if complete and record == 0:
+        raise ParseFailure(_("The JSON array is empty: there are no records and no columns."))
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _bad_json_record(row: int) -> ParseFailure:
+    return ParseFailure(_("Record %(row)d is not valid JSON.") % {"row": row}, row=row)
+
+
+def _check_json_lines(lines: Iterable[bytes], *, limit: int | None = None, kinds: bool = False) -> None:
+    """Each non-blank line must be a JSON object; `row` is the line number. With `kinds`, also reports a column
+    whose values mix objects, arrays and plain values (which polars cannot put in one column)."""
+    seen: dict[str, str] = {}
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        if limit is not None and count >= limit:
+            return
+        stripped = line.strip()
+        if number == 1:
+            stripped = stripped.removeprefix(codecs.BOM_UTF8)
+        if not stripped:
+            continue
+        count += 1
+        try:
+            value = json.loads(stripped)
+        except (ValueError, RecursionError) as error:
+            raise ParseFailure(_("Line %(row)d is not valid JSON.") % {"row": number}, row=number) from error
+        if not isinstance(value, dict):
+            raise ParseFailure(_("Line %(row)d is not a JSON object.") % {"row": number}, row=number)
+        if kinds:
+            _check_kinds(value, seen, number)
+
+
+def _check_kinds(record: dict[str, Any], seen: dict[str, str], row: int) -> None:
+    for name, value in record.items():
+        if value is None:
+            continue
+        kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "value"
+        if seen.setdefault(name, kind) != kind:
+            raise ParseFailure(
+                _("Record %(row)d: the column “%(column)s” mixes objects, lists and plain values.")
+                % {"row": row, "column": name},
+                row=row,
+                column=name,
+            )
+
+
+def _check_parquet(path: str) -> None:
+    try:
+        names = pq.read_schema(path).names
+        pl.read_parquet_schema(path)
+    except (OSError, pa.ArrowException, *_POLARS_ERRORS) as error:
+        raise ParseFailure(_("The Parquet file is damaged, or uses features that cannot be read.")) from error
+    seen: set[str] = set()
+    for number, name in enumerate(names, start=1):
+        if name in seen:
+            raise ParseFailure(
+                _("The column name “%(name)s” appears more than once (column %(column)d).")
+                % {"name": name, "column": number},
+                column=number,
+            )
+        seen.add(name)
+
+
+# --- xlsx header, read from the sheet's XML (calamine parses a whole sheet to give its first row) ---------------
+
+_XL = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _check_xlsx_header(path: str) -> None:
+    header = _xlsx_header(path)
+    if header is None:
+        raise ParseFailure(_("The first sheet is empty."))
+    row, cells = header
+    first = min(cells)
+    names = [cells.get(column, "") for column in range(first, max(cells) + 1)]
+    _check_header(names, row)
+
+
+def _xlsx_header(path: str) -> tuple[int, dict[int, str]] | None:
+    """(Excel row number, {Excel column number: text}) of the first sheet's first non-empty row, None for an empty
+    sheet. Reads the sheet's XML only up to that row."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sheet, shared_strings = _xlsx_parts(archive)
+            found = _first_row(archive, sheet)
+            if found is None:
+                return None
+            row, raw = found
+            needed = {int(value) for value, kind in raw.values() if kind == "s"}
+            strings = _shared_strings(archive, shared_strings, needed) if needed else {}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ET.ParseError) as error:
+        raise ParseFailure(_("The Excel file is damaged.")) from error
+    cells = {}
+    for column, (value, kind) in raw.items():
+        text = strings.get(int(value), "") if kind == "s" else _cell_text(value, kind)
+        if text.strip():
+            cells[column] = text
+    if not cells:
+        raise ParseFailure(_("Row %(row)d, the header, has no column names.") % {"row": row}, row=row)
+    return row, cells
+
+
+def _xlsx_parts(archive: zipfile.ZipFile) -> tuple[str, str | None]:
+    """The first sheet's path in the archive, and the shared strings' path if there is one."""
+    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
+    first = workbook.find(f"{_XL}sheets/{_XL}sheet")
+    if first is None:
+        raise ValueError("no sheet")
+    sheet_id = first.get(f"{_DOC_REL}id")
+    relations = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    sheet = shared = None
+    for relation in relations.iter(f"{_PKG_REL}Relationship"):
+        target = relation.get("Target", "")
+        target = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        if relation.get("Id") == sheet_id:
+            sheet = target
+        elif relation.get("Type", "").endswith("/sharedStrings"):
+            shared = target
+    if sheet is None:
+        raise ValueError("no sheet")
+    return sheet, shared
+
+
+def _first_row(archive: zipfile.ZipFile, sheet: str) -> tuple[int, dict[int, tuple[str, str]]] | None:
+    with archive.open(sheet) as stream:
+        number = 0
+        for _event, element in ET.iterparse(stream):
+            if element.tag != f"{_XL}row":
+                continue
+            number = int(element.get("r") or number + 1)
+            cells: dict[int, tuple[str, str]] = {}
+            position = 0
+            for cell in element.iter(f"{_XL}c"):
+                reference = cell.get("r")
+                position = _column_number(reference) if reference else position + 1
+                kind = cell.get("t", "n")
+                if kind == "inlineStr":
+                    value = "".join(node.text or "" for node in cell.iter(f"{_XL}t"))
+                else:
+                    node = cell.find(f"{_XL}v")
+                    value = node.text or "" if node is not None else ""
+                if value:
+                    cells[position] = (value, kind)
+            element.clear()
+            if any(kind == "s" or value.strip() for value, kind in cells.values()):
+                return number, cells
+    return None
+
+
+def _column_number(reference: str) -> int:
+    number = 0
+    for char in reference:
+        if not char.isalpha():
+            break
+        number = number * 26 + ord(char.upper()) - 64
+    return number
+
+
+def _shared_strings(archive: zipfile.ZipFile, path: str | None, needed: set[int]) -> dict[int, str]:
+    strings: dict[int, str] = {}
+    if path is None:
+        return strings
+    last = max(needed)
+    with archive.open(path) as stream:
+        index = 0
+        for _event, element in ET.iterparse(stream):
+            if element.tag != f"{_XL}si":
+                continue
+            if index in needed:
+                parts = [child.text or "" for child in element if child.tag == f"{_XL}t"]
+                parts += [node.text or "" for run in element.iter(f"{_XL}r") for node in run.iter(f"{_XL}t")]
+                strings[index] = "".join(parts)
+            element.clear()
+            index += 1
+            if index > last:
+                break
+    return strings
+
+
+def _cell_text(value: str, kind: str) -> str:
+    if kind == "b":
+        return "true" if value == "1" else "false"
+    if kind == "n":
+        with contextlib.suppress(ValueError):
+            number = float(value)
+            return str(int(number)) if number.is_integer() else str(number)
+    return value
+
+
+# --- column types ------------------------------------------------------------------------------------------------
+
+# A parse reads a cleaned string column as one type: not strict, it gives null for a value it cannot read (callers
+# count them); strict, it raises.
+_Parse = Callable[[pl.Expr, bool], pl.Expr]
+
+
+def _clean(column: pl.Expr) -> pl.Expr:
+    return column.str.strip_chars().replace(NULL_TOKENS, None)
+
+
+def _as_boolean(value: pl.Expr, strict: bool) -> pl.Expr:
+    lowered = value.str.to_lowercase()
+    if strict:
+        return lowered.replace_strict({"true": True, "false": False}, return_dtype=pl.Boolean)
+    return pl.when(lowered == "true").then(True).when(lowered == "false").then(False)
+
+
+def _numeric(value: pl.Expr) -> pl.Expr:
+    # A leading zero ("007", zip codes, phone numbers, ids) means a code, not a number: that column stays a string.
+    return pl.when(value.str.contains(r"^[+-]?0\d")).then(pl.lit("leading zero")).otherwise(value)
+
+
+def _as_integer(value: pl.Expr, strict: bool) -> pl.Expr:
+    return _numeric(value).str.to_integer(strict=strict)
+
+
+def _as_float(value: pl.Expr, strict: bool) -> pl.Expr:
+    return _numeric(value).cast(pl.Float64, strict=strict)
+
+
+def _as_float_decimal_comma(value: pl.Expr, strict: bool) -> pl.Expr:
+    # "3,5" as semicolon-separated CSVs from continental Europe write 3.5.
+    comma = value.str.contains(",", literal=True) & ~value.str.contains(".", literal=True)
+    return _as_float(pl.when(comma).then(value.str.replace(",", ".", literal=True)).otherwise(value), strict)
+
+
+def _as_date(fmt: str) -> _Parse:
+    return lambda value, strict: value.str.to_date(fmt, strict=strict)
+
+
+def _as_datetime(fmt: str) -> _Parse:
+    return lambda value, strict: value.str.replace("T", " ", literal=True).str.to_datetime(
+        fmt, strict=strict, time_unit="us"
+    )
+
+
+def _as_time(fmt: str) -> _Parse:
+    return lambda value, strict: value.str.to_time(fmt, strict=strict)
+
+
+# Tried in this order; the first that reads every non-empty value of a column is its type. Datetimes with an offset
+# or "Z" become UTC.
+_TEMPORAL: tuple[_Parse, ...] = (
+    _as_date("%Y-%m-%d"),
+    _as_date("%Y/%m/%d"),
+    _as_datetime("%Y-%m-%d %H:%M:%S"),  # polars' fast path: most files have no fractions
+    _as_datetime("%Y-%m-%d %H:%M:%S%.f"),
+    _as_datetime("%Y-%m-%d %H:%M"),
+    _as_datetime("%Y/%m/%d %H:%M:%S%.f"),
+    _as_datetime("%Y/%m/%d %H:%M"),
+    _as_datetime("%Y-%m-%d %H:%M:%S%.f%#z"),
+    _as_time("%H:%M:%S%.f"),
+    _as_time("%H:%M"),
+)
+_TEXT_TYPES: tuple[_Parse, ...] = (_as_boolean, _as_integer, _as_float, *_TEMPORAL)
+_TEXT_TYPES_DECIMAL_COMMA: tuple[_Parse, ...] = (
+    _as_boolean,
+    _as_integer,
+    _as_float,
+    _as_float_decimal_comma,
+    *_TEMPORAL,
+)
+
+
+def _fitting_query(frame: pl.LazyFrame, candidates: dict[str, tuple[_Parse, ...]]) -> pl.LazyFrame:
+    """One row: the rows of `frame`, and per column the count of its non-empty values and of the values each
+    candidate parse reads (see _fits)."""
+    aggregations = [pl.len().alias("rows")]
+    for index, (name, parses) in enumerate(candidates.items()):
+        value = _clean(pl.col(name))
+        aggregations.append(value.is_not_null().sum().alias(f"{index}"))
+        aggregations += [
+            parse(value, False).is_not_null().sum().alias(f"{index}:{number}") for number, parse in enumerate(parses)
+        ]
+    return frame.select(aggregations)
+
+
+def _fits(
+    result: pl.DataFrame, candidates: dict[str, tuple[_Parse, ...]]
+) -> tuple[int, dict[str, tuple[_Parse, ...] | None]]:
+    """(rows, {column: those of its candidates that read all its non-empty values, in order, or None when it has
+    no value}) from _fitting_query's result."""
+    counts = result.row(0, named=True)
+    fits: dict[str, tuple[_Parse, ...] | None] = {}
+    for index, (name, parses) in enumerate(candidates.items()):
+        values = counts[f"{index}"]
+        fitting = tuple(parse for number, parse in enumerate(parses) if counts[f"{index}:{number}"] == values)
+        fits[name] = fitting if values else None
+    return counts["rows"], fits
+
+
+def _fit_types(
+    scan: Callable[[], pl.LazyFrame], parses: tuple[_Parse, ...]
+) -> tuple[dict[str, tuple[_Parse, ...]], set[str], bool]:
+    """(candidates, unseen, complete): for each string column that may get a type, the parses that read its values
+    in a prefix, fitted on SNIFF_ROWS rows with every parse, then on PREFIX_ROWS with what fitted (so a string
+    column costs nothing after the first stage); `unseen`, the columns with no value in the prefix (all parses are
+    their candidates); `complete`, whether the prefix was the whole file."""
+    strings = [name for name, dtype in scan().collect_schema().items() if dtype == pl.String]
+    fits: dict[str, tuple[_Parse, ...] | None] = dict.fromkeys(strings)
+    complete = False
+    for rows in (SNIFF_ROWS, PREFIX_ROWS):
+        candidates = {name: parses if fit is None else fit for name, fit in fits.items() if fit != ()}
+        if not candidates:
+            break
+        read, found = _fits(_fitting_query(scan().head(rows), candidates).collect(engine="streaming"), candidates)
+        fits.update(found)
+        if read < rows:
+            complete = True
+            break
+    unseen = {name for name, fit in fits.items() if fit is None and not complete}
+    candidates = {name: parses if fit is None else fit for name, fit in fits.items() if fit}
+    candidates.update(dict.fromkeys(unseen, parses))
+    return candidates, unseen, complete
+
+
+def _write_typed(scan: Callable[[], pl.LazyFrame], part: str, parses: tuple[_Parse, ...]) -> None:
+    """Writes `scan()` to `part` with its string columns typed, never losing a value to a parse. Types are fitted
+    on a prefix (_fit_types) and the file is written with strict parses: one pass when they hold. When a later value
+    does not fit (the write fails), the typed columns' candidates are counted on the whole file and it is written
+    again with what fits. Columns without a value in the prefix are written as strings, then fitted on the written
+    Parquet (a columnar read of mostly nulls: cheap) and rewritten from it when they have a type after all. A
+    structural error (say, a ragged line) propagates as the polars error."""
+    candidates, unseen, complete = _fit_types(scan, parses)
+    chosen = {name: fit[0] for name, fit in candidates.items() if name not in unseen}
+    try:
+        _sink(scan(), chosen, part, strict=True)
+    except _POLARS_ERRORS:
+        if not chosen:
+            raise
+        counted = {name: fit for name, fit in candidates.items() if name not in unseen}
+        _rows, found = _fits(_fitting_query(scan(), counted).collect(engine="streaming"), counted)
+        chosen = {name: fit[0] for name, fit in found.items() if fit}
+        _sink(scan(), chosen, part, strict=False)
+    if complete or not unseen:
+        return
+    later = {name: parses for name in unseen}
+    _rows, found = _fits(_fitting_query(pl.scan_parquet(part), later).collect(engine="streaming"), later)
+    typed = {name: fit[0] for name, fit in found.items() if fit}
+    if typed:
+        rewritten = part + ".typed"
+        try:
+            _sink(pl.scan_parquet(part), typed, rewritten, strict=False)
+            os.replace(rewritten, part)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(rewritten)
+
+
+def _sink(frame: pl.LazyFrame, parses: dict[str, _Parse], part: str, *, strict: bool) -> None:
+    """Writes `frame` with `parses` applied. Not strict, a value a parse cannot read would become null: the caller
+    has counted that there is none."""
+    if parses:
+        frame = frame.with_columns([parse(_clean(pl.col(name)), strict).alias(name) for name, parse in parses.items()])
+    frame.sink_parquet(part, **PARQUET_OPTIONS)
+
+
+def _type_frame(frame: pl.DataFrame, parses: tuple[_Parse, ...]) -> pl.DataFrame:
+    """_write_typed for a frame in memory: the string columns whose every value fits a parse get its type."""
+    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not strings:
+        return frame
+    candidates = dict.fromkeys(strings, parses)
+    _rows, fits = _fits(_fitting_query(frame.lazy(), candidates).collect(), candidates)
+    chosen = {name: fit[0] for name, fit in fits.items() if fit}
+    return frame.with_columns([parse(_clean(pl.col(name)), False).alias(name) for name, parse in chosen.items()])
+
+
+# --- convert -----------------------------------------------------------------------------------------------------
+
+
+def convert(path: str, detected: Detected, dst_path: str) -> Converted:
+    """Writes the canonical Parquet copy of the file at `path` to `dst_path` (schema.PARQUET_OPTIONS) and returns
+    its rows and columns, with details {"encoding", "delimiter"} for text formats. Raises ParseFailure with `row`
+    and `column` where they are known. The copy is written to dst_path + ".part" and renamed when complete: on any
+    error neither file is left behind."""
+    part = dst_path + ".part"
+    workdir = tempfile.mkdtemp(prefix=".convert-", dir=os.path.dirname(os.path.abspath(dst_path)))
+    try:
+        details = _convert(path, detected, part, workdir)
+        os.replace(part, dst_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(part)
+        raise
+    finally:
+        for name in os.listdir(workdir):
+            os.remove(os.path.join(workdir, name))
+        os.rmdir(workdir)
+    converted = columns_of(dst_path)
+    converted.details = details
+    return converted
+
+
+def _convert(path: str, detected: Detected, part: str, workdir: str) -> dict[str, Any]:
+    fmt = detected.format
+    if fmt in ("csv", "tsv"):
+        return _convert_csv(path, detected.encoding or "utf-8", detected.delimiter or ",", part, workdir)
+    if fmt == "jsonl":
+        return _convert_jsonl(path, detected.encoding or "utf-8", part, workdir)
+    if fmt == "json":
+        return _convert_json(path, detected.encoding or "utf-8", part)
+    if fmt == "parquet":
+        return _convert_parquet(path, part)
+    if fmt == "xlsx":
+        return _convert_xlsx(path, part)
+    raise _unsupported()
+
+
+def _utf8_source(path: str, encoding: str, workdir: str, *, keep_bom: bool) -> tuple[str, str]:
+    """(path of the file's text as UTF-8, the encoding it was read in). GB18030 is transcoded to a temporary file
+    (streaming); UTF-8 is checked (one fast pass) and used in place, or copied without its BOM unless `keep_bom`.
+    A file announced as UTF-8 whose first invalid byte comes after ASCII text only (the head detect saw held no
+    Chinese) is read as GB18030 when all of it decodes so."""
+    if encoding == "gb18030":
+        return _transcode(path, os.path.join(workdir, "utf8"), "gb18030"), encoding
+    problem = _first_invalid_utf8(path)
+    if problem is not None:
+        line, ascii_before = problem
+        if ascii_before:
+            with contextlib.suppress(ParseFailure):
+                return _transcode(path, os.path.join(workdir, "utf8"), "gb18030"), "gb18030"
+        raise ParseFailure(_("Line %(row)d is not valid UTF-8 text.") % {"row": line}, row=line)
+    if encoding == "utf-8-sig" and not keep_bom:
+        return _transcode(path, os.path.join(workdir, "utf8"), "utf-8-sig"), encoding
+    return path, encoding
+
+
+def _transcode(path: str, dst: str, encoding: str) -> str:
+    """Decodes `path` from `encoding` chunk by chunk (an incremental decoder keeps a character cut between chunks)
+    into UTF-8 at `dst`; an invalid byte raises ParseFailure with its line."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with open(path, "rb") as source, open(dst, "w", encoding="utf-8", newline="") as target:
+        while chunk := source.read(CHUNK_BYTES):
+            try:
+                target.write(decoder.decode(chunk))
+            except UnicodeDecodeError as error:
+                row = line + chunk.count(b"\n", 0, max(error.start, 0))
+                raise ParseFailure(
+                    _("Line %(row)d is not valid %(encoding)s text.")
+                    % {"row": row, "encoding": _encoding_label(encoding)},
+                    row=row,
+                ) from error
+            line += chunk.count(b"\n")
+        try:
+            target.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as error:
+            raise ParseFailure(
+                _("Line %(row)d is not valid %(encoding)s text.")
+                % {"row": line, "encoding": _encoding_label(encoding)},
+                row=line,
+            ) from error
+    return dst
+
+
+def _first_invalid_utf8(path: str) -> tuple[int, bool] | None:
+    """(line of the first byte that is not UTF-8, whether only ASCII came before it), or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    ascii_so_far = True
+    with open(path, "rb") as source:
+        while chunk := source.read(CHUNK_BYTES * 8):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                start = max(error.start, 0)
+                return line + chunk.count(b"\n", 0, start), ascii_so_far and chunk[:start].isascii()
+            line += chunk.count(b"\n")
+            ascii_so_far = ascii_so_far and chunk.isascii()
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return line, ascii_so_far
+    return None
+
+
+def _scan_csv(path: str, delimiter: str) -> pl.LazyFrame:
+    frame = pl.scan_csv(
+        path,
+        separator=delimiter,
+        quote_char='"',
+        infer_schema=False,
+        null_values=[""],
+        encoding="utf8",
+    )
+    # Blank lines and rows of empty fields are dropped, as the xlsx reader drops empty rows.
+    return frame.filter(~pl.all_horizontal(pl.all().is_null()))
+
+
+def _convert_csv(path: str, encoding: str, delimiter: str, part: str, workdir: str) -> dict[str, Any]:
+    source, encoding = _utf8_source(path, encoding, workdir, keep_bom=True)
+    parses = _TEXT_TYPES_DECIMAL_COMMA if delimiter == ";" else _TEXT_TYPES
+    with open(source, encoding="utf-8-sig", newline="") as stream:
+        head = stream.read(HEAD_BYTES)
+        header = next(_records(io.StringIO(_whole_lines(head, False), newline=""), delimiter, partial=True), None)
+    if header is None:
+        raise ParseFailure(_("The file has no header line."))
+    _check_header(header[1], header[0])
+    # polars reads "\n" and "\r\n" line ends only; a file with old Mac "\r" ones goes the exact way directly.
+    polars_can = "\n" in head or "\r" not in head
+    if polars_can:
+        try:
+            if pl.scan_csv(source, separator=delimiter, infer_schema=False, n_rows=0).collect_schema().names() != [
+                *header[1]
+            ]:
+                polars_can = False
+        except _POLARS_ERRORS:
+            polars_can = False
+    if polars_can:
+        try:
+            _write_typed(lambda: _scan_csv(source, delimiter), part, parses)
+            return {"encoding": encoding, "delimiter": delimiter}
+        except _POLARS_ERRORS:
+            pass  # the exact pass below says where, or rewrites what polars' reader does not take
+    # The slow, exact way: Python's csv module reports the first broken record with its line and column, or
+    # rewrites the file as plain RFC 4180 (stray quotes inside fields, "\r" line ends) for polars to read.
+    normalized = os.path.join(workdir, "normalized.csv")
+    _normalize_csv(source, delimiter, normalized)
+    try:
+        _write_typed(lambda: _scan_csv(normalized, ","), part, parses)
+    except _POLARS_ERRORS as error:
+        raise ParseFailure(_("The file could not be read as CSV.")) from error
+    return {"encoding": encoding, "delimiter": delimiter}
+
+
+def _normalize_csv(source: str, delimiter: str, dst: str) -> None:
+    with open(source, encoding="utf-8-sig", newline="") as stream, open(dst, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        records = _records(stream, delimiter)
+        header = next(records, None)
+        if header is None:
+            raise ParseFailure(_("The file has no header line."))
+        _check_header(header[1], header[0])
+        width = len(header[1])
+        writer.writerow(header[1])
+        for line, row in records:
+            if len(row) > width:
+                raise _too_many_fields(line, len(row), width)
+            writer.writerow(row + [""] * (width - len(row)))
+
+
+def _convert_jsonl(path: str, encoding: str, part: str, workdir: str) -> dict[str, Any]:
+    source, encoding = _utf8_source(path, encoding, workdir, keep_bom=False)
+    try:
+        try:
+            _write_typed(lambda: pl.scan_ndjson(source, infer_schema_length=PREFIX_ROWS), part, _TEMPORAL)
+        except _POLARS_ERRORS:
+            # A value that does not fit the types of the first records: infer them on all of them.
+            _write_typed(lambda: pl.scan_ndjson(source, infer_schema_length=None), part, _TEMPORAL)
+    except _POLARS_ERRORS as error:
+        with open(source, "rb") as stream:
+            _check_json_lines(stream, kinds=True)
+        raise ParseFailure(_("The file could not be read as JSON Lines.")) from error
+    return {"encoding": encoding}
+
+
+def _convert_json(path: str, encoding: str, part: str) -> dict[str, Any]:
+    # A JSON array is one value: it is read whole, into memory (the upload's size limit bounds it).
+    with open(path, "rb") as stream:
+        data = stream.read()
+    text = _decode_whole(data, encoding)
+    del data
+    if encoding == "gb18030" or text.startswith("\ufeff"):
+        encoding = encoding if encoding == "gb18030" else "utf-8-sig"
+    text = text.removeprefix("\ufeff")
+    try:
+        frame = pl.read_json(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
+    except _POLARS_ERRORS as error:
+        _check_json_array(text, complete=True)
+        _check_array_kinds(text)
+        raise ParseFailure(_("The file could not be read as JSON.")) from error
+    if frame.width == 0:
+        _check_json_array(text, complete=True)
+        raise ParseFailure(_("The JSON array is empty: there are no records and no columns."))
+    _type_frame(frame, _TEMPORAL).write_parquet(part, **PARQUET_OPTIONS)
+    return {"encoding": encoding}
+
+
+def _decode_whole(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        if encoding != "gb18030" and data[: error.start].isascii():
+            with contextlib.suppress(UnicodeDecodeError):
+                return data.decode("gb18030")
+        line = _line_at(data, error.start)
+        raise ParseFailure(
+            _("Line %(line)d is not valid %(encoding)s text.") % {"line": line, "encoding": _encoding_label(encoding)}
+        ) from error
+
+
+def _check_array_kinds(text: str) -> None:
+    try:
+        records = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    seen: dict[str, str] = {}
+    for number, record in enumerate(records, start=1):
+        _check_kinds(record, seen, number)
+
+
+def _convert_parquet(path: str, part: str) -> dict[str, Any]:
+    _check_parquet(path)
+    try:
+        pl.scan_parquet(path).sink_parquet(part, **PARQUET_OPTIONS)
+    except _POLARS_ERRORS as error:
+        raise ParseFailure(_("The Parquet file is damaged, or uses features that cannot be read.")) from error
+    return {}
+
+
+_GENERATED_NAME = re.compile(r"__UNNAMED__\d+")
+
+
+def _convert_xlsx(path: str, part: str) -> dict[str, Any]:
+    # The first sheet is read whole, into memory: calamine has no streaming reader (the upload's size limit, and
+    # Excel's own 1,048,576 rows, bound it).
+    header = _xlsx_header(path)
+    if header is None:
+        raise ParseFailure(_("The first sheet is empty."))
+    row, cells = header
+    _check_header([cells.get(column, "") for column in range(min(cells), max(cells) + 1)], row)
+    try:
+        frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=None)
+    except _POLARS_ERRORS as error:
+        raise ParseFailure(_("The Excel file could not be read.")) from error
+    names = set(cells.values())
+    for number, name in enumerate(frame.columns, start=1):
+        if _GENERATED_NAME.fullmatch(name) and name not in names:
+            raise ParseFailure(
+                _("Column %(column)d of the header (row %(row)d) has no name.") % {"column": number, "row": row},
+                row=row,
+                column=number,
+            )
+    frame = _type_frame(frame.with_columns(_excel_datetimes(frame)), _TEMPORAL)
+    frame.write_parquet(part, **PARQUET_OPTIONS)
+    return {}
+
+
+def _excel_datetimes(frame: pl.DataFrame) -> list[pl.Expr]:
+    """Excel has no date type: a datetime column whose values are all at midnight is a date column."""
+    expressions = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime):
+            continue
+        column = frame.get_column(name)
+        if column.is_null().all() or (column.dt.truncate("1d") == column).all():
+            expressions.append(pl.col(name).cast(pl.Date))
+        else:
+            expressions.append(pl.col(name).cast(pl.Datetime("us", dtype.time_zone)))
+    return expressions
