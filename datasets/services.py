@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 import uuid
@@ -193,7 +194,7 @@ def file_receive(*, upload: Any) -> Received:
     file_name = _file_name(upload.name or "")
     with _local_path(upload) as path:
         known = getattr(upload, "sha256", None)  # hashed as it arrived (datasets.uploads.HashingUploadHandler)
-        sha256, size = (known, upload.size) if known else _sha256_file(path)
+        sha256, size = (known, int(upload.size or 0)) if known else _sha256_file(path)
         if size == 0:
             raise InvalidInput({"file": [_("The submitted file is empty.")]})
         try:
@@ -607,8 +608,10 @@ def _version_ready(
     parquet_size: int,
     parquet_sha256: str,
     extra: dict[str, Any] | None = None,
+    later: bool = True,
 ) -> bool:
-    """Marks the version ready with its Parquet copy; False (and the copy deleted) if it went away."""
+    """Marks the version ready with its Parquet copy; False (and the copy deleted) if it went away. `later`:
+    queue its profile, unless the caller profiles it at once."""
     with transaction.atomic():
         version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
         if version is None or version.status != DatasetVersion.Status.PROCESSING:
@@ -628,7 +631,8 @@ def _version_ready(
         _version_event(
             "dataset.version.ready", version, project_id=version.dataset.project_id, columns=len(converted.columns)
         )
-        _enqueue("version_profile", version.id)
+        if later:
+            _enqueue("version_profile", version.id)
         generation_bump(LIST_GENERATION)
     return True
 
@@ -649,6 +653,14 @@ def _store_parquet(local: str, name: str) -> tuple[int, str]:
 def dataset_version_convert(*, version_id: int) -> None:
     """The task's work: the original, checked (a presigned upload's SHA-256) and converted once to the
     canonical Parquet copy; ready, or failed with the row and column of the first problem."""
+    work = tempfile.mkdtemp(prefix="incubator-convert-")
+    try:
+        _convert_in(version_id, os.path.join(work, "data.parquet"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _convert_in(version_id: int, target: str) -> None:
     version = _processing(version_id)
     if version is None:
         return
@@ -686,11 +698,9 @@ def dataset_version_convert(*, version_id: int) -> None:
                 delimiter=version.delimiter or None,
                 content_type=version.content_type,
             )
-        with tempfile.TemporaryDirectory(prefix="incubator-convert-") as work:
-            target = os.path.join(work, "data.parquet")
-            converted = formats.convert(local, detected, target)
-            progress(0.9)
-            size, sha256 = _store_parquet(target, parquet_name)
+        converted = formats.convert(local, detected, target)
+        progress(0.9)
+        size, sha256 = _store_parquet(target, parquet_name)
     except engine_errors.EngineError as exc:
         code = "UNSUPPORTED_MEDIA_TYPE" if isinstance(exc, engine_errors.UnsupportedFormat) else "FILE_UNREADABLE"
         _version_fail(version_id, code=code, message=exc.message, details=exc.details, delete=(parquet_name,))
@@ -701,7 +711,11 @@ def dataset_version_convert(*, version_id: int) -> None:
             version_id, code="INTERNAL_ERROR", message=_("The file could not be converted."), delete=(parquet_name,)
         )
         return
-    _version_ready(version_id, converted, parquet=parquet_name, parquet_size=size, parquet_sha256=sha256, extra=extra)
+    # The profile follows in this task, on the file just written (no second download from object storage).
+    if _version_ready(
+        version_id, converted, parquet=parquet_name, parquet_size=size, parquet_sha256=sha256, extra=extra, later=False
+    ):
+        dataset_version_profile(version_id=version_id, local=target)
 
 
 def dataset_version_build(*, version_id: int) -> None:
@@ -743,8 +757,9 @@ def dataset_version_build(*, version_id: int) -> None:
     )
 
 
-def dataset_version_profile(*, version_id: int) -> None:
-    """The task's work: the profile of a ready version, with progress events; done once."""
+def dataset_version_profile(*, version_id: int, local: str | None = None) -> None:
+    """The task's work: the profile of a ready version, with progress events; done once. `local`: the Parquet
+    copy's path when the caller has it (the conversion that just wrote it)."""
     with transaction.atomic():
         version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
         if version is None or version.status != DatasetVersion.Status.READY:
@@ -756,7 +771,7 @@ def dataset_version_profile(*, version_id: int) -> None:
         version.save(update_fields=["profile_status", "profile_progress"])
     progress = _Progress(version, field="profile_progress", event="dataset.profile.progress")
     try:
-        result = engine_profile.profile(storage.local_copy(version.parquet), progress=progress)
+        result = engine_profile.profile(local or storage.local_copy(version.parquet), progress=progress)
     except Exception:
         logger.exception("dataset version %s: profiling failed", version_id)
         DatasetVersion.objects.filter(pk=version_id).update(

@@ -2,7 +2,7 @@
 preprocessing pipelines. Plain functions over local file paths, with no models, storage or HTTP: services
 fetch files to local paths (datasets.storage), call these, and store what they write.
 
-polars is the engine (chosen by measuring, see bench/datasets.py); pyarrow reads Parquet row groups.
+polars is the engine (chosen by measuring, see bench/datasets_engines.py); pyarrow reads Parquet row groups.
 
 Modules and their entry points (each documented where it is defined):
 - formats:  FORMATS, detect(path, file_name) -> Detected, check_sample(path, detected),

@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
@@ -42,10 +43,25 @@ def _owner(request: Any) -> str:
     return f"anon:{BaseThrottle().get_ident(request)}"[:80]
 
 
+def _part(value: Any) -> str:
+    """A non-JSON value of the body: an uploaded file by its name, size and content (the upload handler hashes
+    it as it arrives; a file from elsewhere is hashed here), anything else by its text."""
+    if isinstance(value, UploadedFile):
+        digest = getattr(value, "sha256", None)
+        if digest is None:
+            hashed = hashlib.sha256()
+            for chunk in value.chunks():
+                hashed.update(chunk)
+            value.seek(0)
+            digest = hashed.hexdigest()
+        return f"file:{value.name}:{value.size}:{digest}"
+    return str(value)
+
+
 def _fingerprint(request: Any) -> str:
     # The standard library, not orjson: a body may hold integers past 64 bits, which the serializer then
     # refuses with a 400; the fingerprint must not fail on them first.
-    body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str).encode()
+    body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=_part).encode()
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     digest.update(body)
     return digest.hexdigest()

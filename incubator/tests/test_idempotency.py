@@ -141,6 +141,10 @@ def test_the_openapi_document_offers_the_header_on_every_creating_post():
         ("post", "/api/v1/projects/{project_id}/members"),
         ("post", "/api/v1/projects/{project_id}/applications"),
         ("post", "/api/v1/users/register"),
+        ("post", "/api/v1/datasets"),
+        ("post", "/api/v1/datasets/{dataset_id}/versions"),
+        ("post", "/api/v1/datasets/{dataset_id}/versions/{number}/preprocess"),
+        ("post", "/api/v1/datasets/{dataset_id}/uploads"),
     }
 
 

@@ -1,0 +1,202 @@
+"""datasets.services against the database and a real storage: files go with their rows however the rows go
+(a project's cascade included), what another app protects cannot be deleted, and tasks delivered twice or
+racing a delete leave neither a second file nor an orphan."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.db.models import CASCADE, PROTECT, SET_NULL
+
+from datasets import services
+from datasets.errors import VersionInUse
+from datasets.models import Dataset, DatasetUpload, DatasetVersion
+from datasets.tests.factories import make_dataset, stored_files, upload
+from incubator.errors import ApiError
+from projects import services as project_services
+
+pytestmark = pytest.mark.django_db
+
+
+# --- files follow their rows ----------------------------------------------------------------------------------
+
+
+def test_deleting_the_project_deletes_the_dataset_files(project, owner, fs_storage, run_tasks):
+    with run_tasks():
+        make_dataset(project, owner, name="一")
+        second = make_dataset(project, owner, name="二")
+        services.dataset_version_preprocess(version=second.versions.get(), actor=owner, steps=[{"type": "deduplicate"}])
+    assert len(stored_files(fs_storage.location)) == 8  # 2 x (original, Parquet, CSV) + the pipeline's 2
+    with run_tasks():
+        project_services.project_delete(project=project, actor=owner)
+    assert not Dataset.objects.exists() and not DatasetVersion.objects.exists()
+    assert stored_files(fs_storage.location) == []
+
+
+def test_a_maintainer_cannot_delete_a_project_with_datasets(project, owner, fs_storage, run_tasks):
+    from projects.tests.factories import add_member
+
+    make_dataset(project, owner)
+    maintainer = add_member(project, "maintainer")
+    files = stored_files(fs_storage.location)
+    with run_tasks(), pytest.raises(ApiError) as refused:
+        project_services.project_delete(project=project, actor=maintainer)
+    assert refused.value.status_code == 403
+    assert Dataset.objects.count() == 1
+    assert stored_files(fs_storage.location) == files
+
+
+def test_deleting_a_dataset_aborts_its_pending_direct_uploads(s3_storage, project, owner, run_tasks):
+    dataset = make_dataset(project, owner, content=None)
+    services.dataset_upload_start(
+        dataset=dataset, actor=owner, data={"file_name": "a.csv", "size": 10, "sha256": "a" * 64}
+    )
+    assert len(s3_storage.client.list_multipart_uploads(Bucket=s3_storage.bucket).get("Uploads", [])) == 1
+    with run_tasks():
+        services.dataset_delete(dataset=dataset, actor=owner)
+    assert s3_storage.client.list_multipart_uploads(Bucket=s3_storage.bucket).get("Uploads", []) == []
+    assert not DatasetUpload.objects.exists()
+
+
+def test_deleting_on_object_storage_removes_the_objects(s3_storage, project, owner, run_tasks):
+    with run_tasks():
+        dataset = make_dataset(project, owner)
+    listed = s3_storage.client.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])
+    assert len(listed) == 3
+    with run_tasks():
+        services.dataset_delete(dataset=dataset, actor=owner)
+    assert s3_storage.client.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", []) == []
+
+
+# --- what other apps protect ------------------------------------------------------------------------------------
+
+
+def test_nothing_outside_datasets_refers_to_a_version_yet(project, owner):
+    version = make_dataset(project, owner, profile=False).versions.get()
+    services.dataset_version_preprocess(version=version, actor=owner, steps=[{"type": "deduplicate"}])
+    # Lineage (a derived version) and direct uploads are datasets' own relations: they hold nothing.
+    assert services.version_users(version=version) == []
+
+
+def _relation(model_name: str, on_delete):
+    """A relation to DatasetVersion as a training job's `dataset_version = ForeignKey(..., on_delete=PROTECT)`
+    would add it, reading its rows from a table that exists (DatasetUpload.version) so no model is needed."""
+    return SimpleNamespace(
+        related_model=SimpleNamespace(
+            _meta=SimpleNamespace(app_label="training", model_name=model_name),
+            _default_manager=DatasetUpload._default_manager,
+        ),
+        on_delete=on_delete,
+        field=SimpleNamespace(name="version"),
+    )
+
+
+@pytest.fixture
+def referenced(project, owner, monkeypatch):
+    """Version 1 of a dataset with two rows of another app referring to it."""
+    dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    for _ in range(2):
+        DatasetUpload.objects.create(
+            dataset=dataset,
+            version=version,
+            file_name="x.csv",
+            format="csv",
+            content_type="text/csv",
+            size=1,
+            sha256="0" * 64,
+            object_name="versions/x/original.csv",
+            upload_id="x",
+            part_size=1,
+            part_count=1,
+            expires_at="2030-01-01T00:00:00Z",
+        )
+    real = DatasetVersion._meta.related_objects
+    fakes = (*real, _relation("trainingjob", PROTECT), _relation("note", SET_NULL), _relation("log", CASCADE))
+    version_users = services.version_users
+
+    def with_other_apps(*, version):
+        # The extra relations only while version_users looks: the ORM walks related_objects for its own queries.
+        with monkeypatch.context() as patch:
+            patch.setattr(DatasetVersion._meta, "related_objects", fakes)
+            return version_users(version=version)
+
+    monkeypatch.setattr(services, "version_users", with_other_apps)
+    return dataset, version
+
+
+def test_a_protecting_reference_is_named(referenced):
+    _, version = referenced
+    # Only the PROTECT relation counts: SET_NULL and CASCADE ones would not keep the version.
+    assert services.version_users(version=version) == [{"kind": "trainingjob", "count": 2}]
+
+
+def test_a_protected_version_cannot_be_deleted(referenced, owner, owner_client, fs_storage, run_tasks):
+    dataset, version = referenced
+    files = stored_files(fs_storage.location)
+    with run_tasks():
+        response = owner_client.delete(f"/api/v1/datasets/{dataset.id}/versions/1")
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["status_code"], body["error_code"]) == (409, "VERSION_IN_USE")
+    assert body["details"] == {"version": 1, "used_by": [{"kind": "trainingjob", "count": 2}]}
+    assert "trainingjob" in body["message"]
+
+    with run_tasks():
+        whole = owner_client.delete(f"/api/v1/datasets/{dataset.id}")
+    assert (whole.status_code, whole.json()["error_code"]) == (409, "VERSION_IN_USE")
+    with pytest.raises(VersionInUse):
+        services.dataset_version_delete(version=version, actor=owner)
+    assert DatasetVersion.objects.filter(pk=version.pk).exists()
+    assert stored_files(fs_storage.location) == files
+
+
+# --- tasks delivered twice, or racing a delete --------------------------------------------------------------------
+
+
+def test_a_second_delivery_of_each_task_changes_nothing(project, owner, fs_storage, run_tasks):
+    with run_tasks():
+        dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    before = (stored_files(fs_storage.location), version.parquet_sha256, version.profiled_at, version.csv)
+    for task in (
+        services.dataset_version_convert,
+        services.dataset_version_profile,
+        services.dataset_version_export_csv,
+        services.dataset_version_build,
+    ):
+        with run_tasks():
+            task(version_id=version.id)
+    version.refresh_from_db()
+    assert (stored_files(fs_storage.location), version.parquet_sha256, version.profiled_at, version.csv) == before
+    # A task for a version that is gone returns quietly.
+    for task in (services.dataset_version_convert, services.dataset_version_profile, services.dataset_version_build):
+        task(version_id=987654)
+
+
+def test_a_version_deleted_while_it_converts_leaves_no_parquet(project, owner, fs_storage, run_tasks, monkeypatch):
+    from datasets.engine import formats
+
+    dataset = services.dataset_create(project=project, actor=owner, data={"name": "竞态"}, upload=upload())
+    version = dataset.versions.get()
+    convert = formats.convert
+
+    def convert_while_deleted(*args, **kwargs):
+        result = convert(*args, **kwargs)
+        services.dataset_version_delete(version=version, actor=owner)
+        return result
+
+    monkeypatch.setattr(formats, "convert", convert_while_deleted)
+    with run_tasks():
+        services.dataset_version_convert(version_id=version.id)
+    assert not DatasetVersion.objects.exists()
+    assert stored_files(fs_storage.location) == []
+
+
+def test_numbers_are_never_reused(project, owner):
+    dataset = make_dataset(project, owner, profile=False)
+    second = services.dataset_version_add(dataset=dataset, actor=owner, upload=upload())
+    services.dataset_version_delete(version=second, actor=owner)
+    third = services.dataset_version_add(dataset=dataset, actor=owner, upload=upload())
+    assert third.number == 3
+    dataset.refresh_from_db()
+    assert (dataset.last_number, dataset.version_count, dataset.latest_version_id) == (3, 2, third.id)
