@@ -96,6 +96,8 @@ checks: setup
 bench: setup
 	$(BIN)/python bench/http_auth.py
 	$(BIN)/python bench/projects_list.py
+	$(BIN)/python bench/datasets_engines.py
+	$(BIN)/python bench/datasets.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

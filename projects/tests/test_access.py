@@ -37,6 +37,10 @@ application.submit                -  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
 application.decide                -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
 application.withdraw/self         -  Y  Y  Y  Y  Y  Y     0  Y  Y  Y  Y  Y  Y
 application.withdraw/other        -  -  -  -  -  -  -     0  0  -  -  -  -  -
+dataset.read                      Y  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
+dataset.create                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+dataset.update                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+dataset.delete                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
 """
 
 

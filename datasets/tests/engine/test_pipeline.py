@@ -14,6 +14,15 @@ from datasets.engine.schema import PARQUET_OPTIONS
 MASK = 2**64 - 1
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are checked in English (the default language is zh-hans)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _key(row: int, seed: int) -> int:
     """SplitMix64 of (row number, seed), written out independently of the engine's polars expression."""
     z = ((row + 1) * 0x9E3779B97F4A7C15 + seed) & MASK
