@@ -204,11 +204,14 @@ def file_receive(*, upload: Any) -> Received:
             raise _engine_error(exc) from exc
         name = f"{_object_prefix()}/original.{_extension(detected.format)}"
         storage.store(path, name, content_type=detected.content_type, link=True)
+    content_type = detected.content_type
+    if detected.encoding and content_type.startswith("text/"):  # a GBK CSV downloads as what it is
+        content_type += f"; charset={detected.encoding.removesuffix('-sig')}"
     return Received(
         name=name,
         file_name=file_name,
         format=detected.format,
-        content_type=detected.content_type,
+        content_type=content_type,
         encoding=detected.encoding or "",
         delimiter=detected.delimiter or "",
         size=size,

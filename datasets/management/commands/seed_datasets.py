@@ -115,13 +115,14 @@ class Command(BaseCommand):
         app.conf.task_always_eager = True
         rng = random.Random(2026)
         demo = User.objects.filter(username="demo").first()
-        # Public demo projects, the third owned by `demo`, so the sandbox shows them to anyone and to demo as owner.
-        projects = list(Project.objects.filter(name__startswith="[示例]").order_by("id")[1:4])
-        if demo is None or not projects:
+        # Public demo projects whose topic fits the data (the traffic one is owned by `demo`).
+        topics = ["[示例] 电商个性化推荐", "[示例] 城市交通流量预测", "[示例] 金融风控反欺诈"]
+        projects = [Project.objects.filter(name__startswith=topic).order_by("id").first() for topic in topics]
+        if demo is None or None in projects:
             self.stdout.write("No demo projects: run seed_sandbox first.")
             return
         made = 0
-        for project, (name, description, file_name, make) in zip(projects, DATASETS, strict=False):
+        for project, (name, description, file_name, make) in zip(projects, DATASETS, strict=True):
             if Dataset.objects.filter(project=project, name=name).exists():
                 continue
             upload = SimpleUploadedFile(file_name, make(rng))
