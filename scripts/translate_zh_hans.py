@@ -302,13 +302,20 @@ ZH = {
     "The version this one is made from was deleted before it was built.": "该版本所基于的版本在生成前已被删除。",
     "The pipeline could not be run.": "无法运行该处理流程。",
     "The profile could not be computed.": "无法计算数据画像。",
+    "Legacy Excel (.xls) files and password-protected workbooks are not supported: save it as .xlsx.": "不支持旧版 Excel（.xls）文件和受密码保护的工作簿，请另存为 .xlsx。",
+    "A JSON file must hold an array of objects, or one object per line (JSON Lines).": "JSON 文件必须是对象数组，或每行一个对象（JSON Lines）。",
+    "Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.": "第 %(row)d 行不是有效的 CSV：引号没有闭合，或引号后紧跟着其他字符。",
+    "The column name “%(name)s” appears more than once in the header (column %(column)d).": "列名“%(name)s”在表头中出现了不止一次（第 %(column)d 列）。",
+    "Record %(row)d: the column “%(column)s” mixes objects, lists and plain values.": "第 %(row)d 条记录：列“%(column)s”混用了对象、列表和普通值。",
+    "Step %(number)d: value %(value)s of column %(column)s is not a valid %(to)s.": "第 %(number)d 步：列 %(column)s 的值 %(value)s 不是有效的 %(to)s。",
+    "Step %(number)d: column %(column)s has %(count)d values, more than max_categories (%(limit)d).": "第 %(number)d 步：列 %(column)s 有 %(count)d 个不同的值，超过了 max_categories（%(limit)d）。",
 }
 
 
-def _unfuzzy(out: list[str]) -> None:
+def _unfuzzy(out: list[str], msgid_lines: int = 1) -> None:
     """Drop the fuzzy flag (and gettext's guess of the previous msgid) of the entry whose msgid was just
     appended: a filled entry left fuzzy is never compiled, so its English would reach Chinese users."""
-    index = len(out) - 2
+    index = len(out) - 1 - msgid_lines
     while index >= 0 and out[index].startswith("#"):
         line = out[index]
         if line.startswith("#|"):
@@ -323,27 +330,39 @@ def _unfuzzy(out: list[str]) -> None:
 
 
 def fill(po_path: Path) -> list[str]:
+    """Write each msgid's translation into the catalogue; returns the msgids the table lacks. A long msgid is
+    wrapped by makemessages over several lines (msgid "" then continuation lines): it is joined first."""
     lines = po_path.read_text(encoding="utf-8").splitlines()
-    missing, out, i = [], [], 0
+    missing: list[str] = []
+    out: list[str] = []
+    i = 0
     while i < len(lines):
         line = lines[i]
-        out.append(line)
-        if (
-            line.startswith('msgid "')
-            and line != 'msgid ""'
-            and i + 1 < len(lines)
-            and lines[i + 1].startswith("msgstr")
-        ):
-            msgid = line[len('msgid "') : -1].replace('\\"', '"')
-            if msgid in ZH:
-                _unfuzzy(out)
-                out.append('msgstr "' + ZH[msgid].replace('"', '\\"') + '"')
-            else:
-                missing.append(msgid)
-                out.append(lines[i + 1])
-            i += 2
+        if not line.startswith('msgid "'):
+            out.append(line)
+            i += 1
             continue
-        i += 1
+        parts = [line[len('msgid "') : -1]]
+        j = i + 1
+        while j < len(lines) and lines[j].startswith('"'):
+            parts.append(lines[j][1:-1])
+            j += 1
+        msgid = "".join(parts).replace('\\"', '"')
+        if msgid == "" or j >= len(lines) or not lines[j].startswith("msgstr"):
+            out.extend(lines[i:j])  # the header entry, or a plural form: left as it is
+            i = j
+            continue
+        out.extend(lines[i:j])
+        k = j + 1
+        while k < len(lines) and lines[k].startswith('"'):
+            k += 1  # a wrapped msgstr: replaced whole
+        if msgid in ZH:
+            _unfuzzy(out, j - i)
+            out.append('msgstr "' + ZH[msgid].replace('"', '\\"') + '"')
+        else:
+            missing.append(msgid)
+            out.extend(lines[j:k])
+        i = k
     text = "\n".join(out) + "\n"
     text = text.replace("#, fuzzy\n", "", 1).replace(
         '"Content-Type: text/plain; charset=CHARSET\\n"', '"Content-Type: text/plain; charset=UTF-8\\n"'

@@ -1,9 +1,8 @@
 """Exporting a Parquet file as CSV, streamed."""
 
-import contextlib
-import os
-
 import polars as pl
+
+from .formats import atomic_output
 
 # ISO 8601, as json_safe shows them in the preview: fractional seconds only when there are some.
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
@@ -14,10 +13,9 @@ def write_csv(parquet_path: str, dst_path: str) -> None:
     """Writes the Parquet file as CSV at `dst_path`: UTF-8 without a BOM, comma-separated, a header line, "\\n" line
     ends, fields quoted as RFC 4180 says (those holding a comma, a quote, a line end; quotes doubled), null as the
     empty field. Datetimes are ISO 8601 (tz-aware ones in UTC with "Z"), durations ISO 8601 too, lists and structs
-    their JSON, binary base64. Streamed (polars' sink_csv); the same file always gives the same bytes. Written to
-    dst_path + ".part" and renamed when complete: on any error neither file is left behind."""
-    part = dst_path + ".part"
-    try:
+    their JSON, binary base64. Streamed (polars' sink_csv); the same file always gives the same bytes. Written
+    atomically (formats.atomic_output): on any error nothing is left behind."""
+    with atomic_output(dst_path) as (part, _workdir):
         frame = pl.scan_parquet(parquet_path)
         schema = frame.collect_schema()
         frame.select([_as_csv_value(name, dtype) for name, dtype in schema.items()]).sink_csv(
@@ -35,11 +33,6 @@ def write_csv(parquet_path: str, dst_path: str) -> None:
             check_extension=False,
             maintain_order=True,
         )
-        os.replace(part, dst_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(part)
-        raise
 
 
 def _as_csv_value(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -51,7 +44,7 @@ def _as_csv_value(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Binary:
         return column.bin.encode("base64").alias(name)
     if isinstance(dtype, pl.Struct):
-        return column.struct.json_encode().alias(name)
+        return pl.when(column.is_null()).then(None).otherwise(column.struct.json_encode()).alias(name)
     if isinstance(dtype, pl.List | pl.Array):
         # json_encode is for structs: wrap the list in one, then take it out of the JSON text.
         wrapped = pl.struct(column.alias("v")).struct.json_encode()

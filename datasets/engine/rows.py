@@ -59,8 +59,10 @@ def read_rows(path: str, *, offset: int, limit: int, columns: list[str] | None =
         return []
     first = bisect.bisect_right(layout.starts, offset) - 1
     last = bisect.bisect_right(layout.starts, end - 1) - 1
-    parquet = pq.ParquetFile(path, metadata=layout.metadata)
-    table = parquet.read_row_groups(list(range(first, last + 1)), columns=columns, use_threads=False)
+    # Threads decode the columns in parallel (a page of 20 columns: 5 ms instead of 11); pre-buffering whole column
+    # chunks only pays off on remote storage.
+    parquet = pq.ParquetFile(path, metadata=layout.metadata, pre_buffer=False)
+    table = parquet.read_row_groups(list(range(first, last + 1)), columns=columns, use_threads=True)
     table = _without_nanoseconds(table.slice(offset - layout.starts[first], end - offset))
     return [{name: json_safe(value) for name, value in row.items()} for row in table.to_pylist()]
 
@@ -88,14 +90,21 @@ def _without_nanoseconds(table: pa.Table) -> pa.Table:
 def _timestamp_ns(value: int, aware: bool) -> str:
     seconds, nanos = divmod(value, 1_000_000_000)
     moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)  # noqa: DTZ001 (naive on purpose: UTC)
-    return f"{moment.isoformat()}.{nanos:09d}" + ("Z" if aware else "")
+    return moment.isoformat() + _fraction(nanos) + ("Z" if aware else "")
 
 
 def _time_ns(value: int) -> str:
     seconds, nanos = divmod(value, 1_000_000_000)
     minutes, second = divmod(seconds, 60)
     hour, minute = divmod(minutes, 60)
-    return f"{hour:02d}:{minute:02d}:{second:02d}.{nanos:09d}"
+    return f"{hour:02d}:{minute:02d}:{second:02d}" + _fraction(nanos)
+
+
+def _fraction(nanos: int) -> str:
+    """As isoformat() writes microseconds (none, or six digits), and nine digits when there are nanoseconds."""
+    if not nanos:
+        return ""
+    return f".{nanos // 1000:06d}" if nanos % 1000 == 0 else f".{nanos:09d}"
 
 
 def _duration(total: int, digits: int) -> str:
