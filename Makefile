@@ -17,7 +17,8 @@ PYTEST_ARGS ?=
 # pyproject.toml). `COVERAGE= make test` runs without it.
 COVERAGE ?= --cov --cov-report=term
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
-TYPED := $(wildcard */services.py */selectors.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py)
+TYPED := $(wildcard */services.py */selectors.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py \
+	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py))
 
 .PHONY: run test mutation setup migrate sandbox serve worker lint format typecheck checks bench clean
 

@@ -4,7 +4,7 @@ and size are computed as the bytes arrive, so a large file is not read again to 
 import hashlib
 from typing import Any
 
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 
@@ -17,7 +17,8 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self.digest.update(raw_data)
         super().receive_data_chunk(raw_data, start)
 
-    def file_complete(self, file_size: int) -> TemporaryUploadedFile:
+    def file_complete(self, file_size: int) -> UploadedFile | None:
         upload = super().file_complete(file_size)
-        upload.sha256 = self.digest.hexdigest()  # type: ignore[attr-defined]
+        if upload is not None:
+            upload.sha256 = self.digest.hexdigest()  # type: ignore[attr-defined]
         return upload
