@@ -46,6 +46,22 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _eager_tasks(request):
+    """Tasks run inline (after their transaction commits), also when CELERY_BROKER_URL is set: a test's tasks
+    would otherwise wait in the broker for a worker that is not there. Tests marked celery_worker use the
+    broker and a real worker."""
+    from incubator.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture(autouse=True)
 def _datasets_storage(request):
     """No test writes into the repository's var/: dataset files go to a temporary directory, unless the test
     uses the moto S3 server (`s3_storage`)."""

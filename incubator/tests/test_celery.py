@@ -19,6 +19,9 @@ def test_task_runs_without_a_broker():
 
 @pytest.mark.celery_worker
 def test_real_worker_consumes_the_broker():
+    from incubator.celery import app
+
+    app.control.purge()  # what earlier runs left in the broker would queue ahead of the ping
     worker = subprocess.Popen(
         [
             sys.executable,
