@@ -309,6 +309,7 @@ ZH = {
     "Record %(row)d: the column “%(column)s” mixes objects, lists and plain values.": "第 %(row)d 条记录：列“%(column)s”混用了对象、列表和普通值。",
     "Step %(number)d: value %(value)s of column %(column)s is not a valid %(to)s.": "第 %(number)d 步：列 %(column)s 的值 %(value)s 不是有效的 %(to)s。",
     "Step %(number)d: column %(column)s has %(count)d values, more than max_categories (%(limit)d).": "第 %(number)d 步：列 %(column)s 有 %(count)d 个不同的值，超过了 max_categories（%(limit)d）。",
+    "%(problem)s %(advice)s": "%(problem)s%(advice)s",
 }
 
 

@@ -137,8 +137,9 @@ def _unsupported(kind: str = "other") -> UnsupportedFormat:
     }
     message = messages.get(kind, _("This type of file is not supported."))
     if kind not in ("empty", "ole", "xlsb", "utf16", "encoding"):
-        message = f"{message} {supported}"
-    return UnsupportedFormat(message)
+        # Two sentences: English puts a space between them, Chinese does not (the catalogue says so).
+        message = _("%(problem)s %(advice)s") % {"problem": message, "advice": supported}
+    return UnsupportedFormat(message, kind=kind)
 
 
 def _extension(file_name: str) -> str:
