@@ -55,6 +55,20 @@ def _leftovers(tmp_path, *sources: str) -> list[str]:
 # --- CSV and TSV ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"x",z\n1,2\n',  # a quoted first field: the delimiter sniffer once took it for a broken record
+        '"x","z"\n"1","2"\n',  # every field quoted, as R's write.csv and pandas' QUOTE_ALL write them
+        'x,z\n"1",2\n',
+    ],
+)
+def test_quoted_fields_anywhere_in_the_first_records(tmp_path, text):
+    detected, converted, frame = _load(tmp_path, "quoted.csv", text)
+    assert detected.delimiter == ","
+    assert (converted.row_count, frame.columns, frame.row(0)) == (1, ["x", "z"], (1, 2))
+
+
 def test_csv_values_get_the_types_a_data_scientist_expects(tmp_path):
     text = (
         "id,price,ok,day,at,at_utc,clock,name,empty\n"
