@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from incubator.errors import InvalidInput, NotFound
 from incubator.generations import generation_get
@@ -78,9 +79,9 @@ def version_get(*, dataset: Dataset, number: int, with_profile: bool = False) ->
     return version
 
 
-def version_ready(*, dataset: Dataset, number: int) -> DatasetVersion:
+def version_ready(*, dataset: Dataset, number: int, with_profile: bool = False) -> DatasetVersion:
     """A version whose Parquet copy exists (409 VERSION_NOT_READY while it processes or after it failed)."""
-    version = version_get(dataset=dataset, number=number)
+    version = version_get(dataset=dataset, number=number, with_profile=with_profile)
     if version.status != DatasetVersion.Status.READY:
         raise VersionNotReady(details={"status": version.status})
     return version
@@ -94,7 +95,7 @@ def version_rows(
     if columns:
         unknown = [name for name in columns if name not in known]
         if unknown:
-            raise InvalidInput({"columns": [f"{', '.join(unknown)}: " + _unknown_columns_message()]})
+            raise InvalidInput({"columns": [f"{', '.join(unknown)}: " + _("no such column in this version.")]})
         chosen = [name for name in known if name in set(columns)]
     else:
         chosen = known
@@ -103,12 +104,6 @@ def version_rows(
         return chosen, []
     rows = engine_rows.read_rows(storage.local_copy(version.parquet), offset=offset, limit=page_size, columns=chosen)
     return chosen, rows
-
-
-def _unknown_columns_message() -> str:
-    from django.utils.translation import gettext as _
-
-    return _("no such column in this version.")
 
 
 def upload_get(*, dataset: Dataset, upload_id: int) -> DatasetUpload:

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import PROTECT, RESTRICT, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -314,8 +314,6 @@ def version_users(*, version: DatasetVersion) -> list[dict[str, Any]]:
         if relation.related_model._meta.app_label == "datasets":
             continue
         on_delete = getattr(relation, "on_delete", None)
-        from django.db.models import PROTECT, RESTRICT
-
         if on_delete not in (PROTECT, RESTRICT):
             continue
         manager = relation.related_model._default_manager
@@ -560,8 +558,8 @@ def _processing(version_id: int) -> DatasetVersion | None:
 class _Progress:
     """Reports a task's progress as the version's field and an outbox event, a handful of times per task."""
 
-    def __init__(self, version: DatasetVersion, *, field: str, event: str) -> None:
-        self.version, self.field, self.event, self.last = version, field, event, 0.0
+    def __init__(self, version: DatasetVersion, *, field: str, event: str, stage: str) -> None:
+        self.version, self.field, self.event, self.stage, self.last = version, field, event, stage, 0.0
 
     def __call__(self, fraction: float) -> None:
         fraction = max(0.0, min(1.0, float(fraction)))
@@ -579,7 +577,7 @@ class _Progress:
                     payload={
                         "dataset_id": self.version.dataset_id,
                         "number": self.version.number,
-                        "stage": self.field.removesuffix("_progress").replace("progress", "processing"),
+                        "stage": self.stage,
                         "progress": round(fraction, 3),
                     },
                 )
@@ -668,7 +666,7 @@ def _convert_in(version_id: int, target: str) -> None:
     if version is None:
         return
     parquet_name = _attempt_name(version, "data") + ".parquet"
-    progress = _Progress(version, field="progress", event="dataset.version.progress")
+    progress = _Progress(version, field="progress", event="dataset.version.progress", stage="processing")
     extra: dict[str, Any] = {}
     try:
         local = storage.local_copy(version.original)
@@ -772,7 +770,7 @@ def dataset_version_profile(*, version_id: int, local: str | None = None) -> Non
         version.profile_status = DatasetVersion.ProfileStatus.RUNNING
         version.profile_progress = 0.0
         version.save(update_fields=["profile_status", "profile_progress"])
-    progress = _Progress(version, field="profile_progress", event="dataset.profile.progress")
+    progress = _Progress(version, field="profile_progress", event="dataset.profile.progress", stage="profile")
     try:
         result = engine_profile.profile(local or storage.local_copy(version.parquet), progress=progress)
     except Exception:

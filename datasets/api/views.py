@@ -5,6 +5,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -13,8 +14,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
-from incubator.errors import InvalidInput
+from incubator.errors import InvalidInput, NotFound
 from incubator.filters import StrictOrderingFilter
 from incubator.idempotency.services import idempotent
 from incubator.parsers import JSONParser
@@ -148,8 +150,6 @@ class DatasetListCreateView(GenericAPIView):
 
 
 def _no_such_project() -> str:
-    from django.utils.translation import gettext as _
-
     return _("No such project.")
 
 
@@ -307,8 +307,6 @@ class VersionRowsView(VersionScopedView):
         total = version.row_count or 0
         total_pages = max(1, -(-total // page_size))
         if page > total_pages:
-            from incubator.errors import NotFound
-
             raise NotFound()
         columns, rows = selectors.version_rows(
             version=version, page=page, page_size=page_size, columns=params.get("columns")
@@ -330,8 +328,6 @@ class VersionRowsView(VersionScopedView):
 
 
 def _page_link(request: Request, page: int) -> str:
-    from rest_framework.utils.urls import replace_query_param
-
     return replace_query_param(request.build_absolute_uri(), "page", page)
 
 
@@ -355,8 +351,7 @@ class VersionProfileView(VersionScopedView):
         ),
     )
     def get(self, request: Request, dataset_id: int, number: int) -> Response:
-        selectors.version_ready(dataset=self.dataset, number=number)
-        version = selectors.version_get(dataset=self.dataset, number=number, with_profile=True)
+        version = selectors.version_ready(dataset=self.dataset, number=number, with_profile=True)
         body = {
             "status": version.profile_status,
             "progress": round(version.profile_progress, 3),
