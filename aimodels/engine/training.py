@@ -1,0 +1,358 @@
+"""Training one model on a frame: check() a spec against a version's columns before queueing, train() it.
+
+train() steps, announced to `report` as stages (translated text, with step=0 and total=0):
+1. Rows: for a supervised task, rows without a target (null; NaN or an infinity in a float target) are dropped.
+   The held-out rows are a `validation` share drawn by scikit-learn's train_test_split(random_state=seed),
+   stratified on the class when every class has at least 2 rows (and the split can hold each class on both
+   sides); or, when `validation` is None, the rows whose `split_column` is "train" and "test" (other values are
+   left out). At least 2 training rows and 1 held-out row, and for classification 2 classes among the training
+   rows, or an EngineError.
+2. Features: aimodels.engine.preprocess, fitted on the training rows; a feature with no value in the training rows
+   is accepted at prediction and ignored (NO_FEATURES when none is left).
+3. Training: the algorithm's plugin, on float64 matrices, with one BLAS/OpenMP thread (workers are one process
+   per core). Its ValueError, ArithmeticError or MemoryError becomes TRAINING_FAILED; Stop from `report`
+   propagates.
+4. Evaluation on the held-out rows (aimodels.engine.evaluate), feature importances, the input signature.
+"""
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from django.utils.translation import gettext as _
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from aimodels.algorithms import base as algorithms
+from datasets.engine.schema import type_name
+
+from . import errors, evaluate, preprocess
+from .errors import EngineError
+
+MAX_FEATURES = 1000
+MAX_CLASSES = 200
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds below 2**32
+
+REGRESSION_TARGET_TYPES = ("integer", "float", "decimal")
+CLASSIFICATION_TARGET_TYPES = ("string", "categorical", "integer", "boolean")
+
+
+@dataclass
+class Spec:
+    algorithm: str
+    hyperparameters: dict[str, Any]  # already validated, defaults filled
+    target: str | None  # None for clustering
+    features: list[str]  # non-empty
+    validation: float | None  # held-out ratio in (0, 1); None = use split_column
+    split_column: str | None  # a column of "train" / "test" (datasets' train_test_split step)
+    seed: int  # 0 .. MAX_SEED
+
+
+@dataclass
+class Trained:
+    model: Any  # Pipeline([("preprocess", ...), ("model", estimator)]); predict(pl.DataFrame of the features)
+    metrics: dict[str, Any]  # held-out metrics, JSON-ready (aimodels.engine.evaluate)
+    feature_importances: list[dict[str, Any]] | None  # [{"feature", "importance"}] largest first
+    signature: dict[str, Any]  # {"inputs": [{"name", "type"(, "time_zone")}], "target", "task", "classes"}
+    train_rows: int
+    valid_rows: int
+
+
+# --- check ----------------------------------------------------------------------------------------------------
+
+
+def check(
+    columns: list[dict[str, Any]],
+    *,
+    task: str,
+    target: str | None,
+    features: list[str] | None,
+    split_column: str | None,
+    validation: float | None,
+) -> tuple[list[str], dict[str, str]]:
+    """A spec against a version's columns ([{"name", "type", "nullable"}]) before queueing. Returns the features
+    (by default every column but the target and the split column whose type can be a feature, in column order)
+    and the errors by field ("target", "features", "features.<index>", "validation", "split_column"), each a
+    translated message; the features are returned as given when they are in error."""
+    if task not in algorithms.TASKS:
+        raise ValueError(f"unknown task {task!r}")
+    types = {str(column["name"]): str(column["type"]) for column in columns}
+    found: dict[str, str] = {}
+
+    if validation is None:
+        if not split_column:
+            found["validation"] = _('Give a held-out ratio, or a split column of "train" and "test" rows.')
+    elif isinstance(validation, bool) or not isinstance(validation, int | float) or not 0 < validation < 1:
+        found["validation"] = _("The held-out ratio must be between 0 and 1 (both excluded).")
+    if split_column:
+        if split_column not in types:
+            found["split_column"] = _("There is no column %(name)s.") % {"name": split_column}
+        elif validation is None and types[split_column] not in preprocess.TEXT_TYPES:
+            found["split_column"] = _('The split column must hold text ("train" and "test"), not %(type)s.') % {
+                "type": types[split_column]
+            }
+
+    if task == algorithms.CLUSTERING:
+        if target is not None:
+            found["target"] = _("Clustering has no target; leave it empty.")
+    elif not target:
+        found["target"] = _("Choose the target column.")
+    elif target not in types:
+        found["target"] = _("There is no column %(name)s.") % {"name": target}
+    elif target == split_column:
+        found["target"] = _("The target cannot be the split column.")
+    elif task == algorithms.REGRESSION and types[target] not in REGRESSION_TARGET_TYPES:
+        found["target"] = _(
+            "A regression target must be numeric; %(name)s is %(type)s. Train a classification model instead?"
+        ) % {"name": target, "type": types[target]}
+    elif task == algorithms.CLASSIFICATION and types[target] not in CLASSIFICATION_TARGET_TYPES:
+        if types[target] in ("float", "decimal"):
+            found["target"] = _(
+                "%(name)s holds fractional numbers, not classes: train a regression model instead (or cast the "
+                "column to integers or text)."
+            ) % {"name": target}
+        else:
+            found["target"] = _(
+                "A classification target must be text, whole numbers or true/false; %(name)s is %(type)s."
+            ) % {"name": target, "type": types[target]}
+
+    if features is None:
+        features = [
+            name
+            for name, type_ in types.items()
+            if name != target and name != split_column and preprocess.kind_of(type_) is not None
+        ]
+        if not features:
+            found["features"] = _("No column can be a feature: features must be numbers, text, dates or times.")
+        elif len(features) > MAX_FEATURES:
+            found["features"] = _("At most %(n)d features; choose them.") % {"n": MAX_FEATURES}
+        return features, found
+    if not isinstance(features, list) or not features:
+        found["features"] = _("Choose at least one feature.")
+        return features, found
+    if len(features) > MAX_FEATURES:
+        found["features"] = _("At most %(n)d features.") % {"n": MAX_FEATURES}
+        return features, found
+    seen: set[str] = set()
+    for index, name in enumerate(features):
+        field = f"features.{index}"
+        if not isinstance(name, str) or name not in types:
+            found[field] = _("There is no column %(name)s.") % {"name": name}
+        elif name in seen:
+            found[field] = _("%(name)s is already a feature.") % {"name": name}
+        elif name == target:
+            found[field] = _("The target cannot also be a feature.")
+        elif name == split_column:
+            found[field] = _("The split column cannot be a feature.")
+        elif preprocess.kind_of(types[name]) is None:
+            found[field] = _(
+                "%(name)s is %(type)s: a feature must be a number, true/false, text, a date or a datetime."
+            ) % {"name": name, "type": types[name]}
+        if isinstance(name, str):
+            seen.add(name)
+    return features, found
+
+
+# --- train ----------------------------------------------------------------------------------------------------
+
+
+def train(frame: pl.DataFrame, spec: Spec, report: algorithms.Report) -> Trained:
+    """Train `spec` on `frame` (holding at least the features, the target and the split column)."""
+    algorithm = algorithms.get(spec.algorithm)
+    if algorithm is None:
+        raise EngineError(errors.INVALID_SPEC, _("No such algorithm: %(name)s.") % {"name": spec.algorithm})
+    task = algorithm.task
+    columns = [{"name": name, "type": type_name(dtype), "nullable": True} for name, dtype in frame.schema.items()]
+    features, problems = check(
+        columns,
+        task=task,
+        target=spec.target,
+        features=list(spec.features) if spec.features else None,
+        split_column=spec.split_column,
+        validation=spec.validation,
+    )
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise EngineError(errors.INVALID_SPEC, message, field=field)
+    if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or not 0 <= spec.seed <= MAX_SEED:
+        raise EngineError(errors.INVALID_SPEC, _("The seed must be between 0 and %(max)d.") % {"max": MAX_SEED})
+    types: dict[str, str] = {str(column["name"]): str(column["type"]) for column in columns}
+
+    report(step=0, total=0, stage=_("Splitting the rows"))
+    if spec.target is not None:
+        frame = frame.filter(_has_target(spec.target, frame.schema[spec.target]))
+    y: Any = None if spec.target is None else target_values(frame[spec.target], task)
+    classes = None
+    if task == algorithms.CLASSIFICATION:
+        classes = np.unique(y)
+        _check_classes(classes)
+    train_rows, valid_rows = _split(frame, y, spec, task)
+    if len(train_rows) < 2 or len(valid_rows) < 1:
+        raise EngineError(
+            errors.NOT_ENOUGH_ROWS,
+            _("Not enough rows: %(train)d to train on (2 at least) and %(valid)d held out (1 at least).")
+            % {"train": len(train_rows), "valid": len(valid_rows)},
+            train_rows=len(train_rows),
+            valid_rows=len(valid_rows),
+        )
+    y_train: Any = None if y is None else y[train_rows]
+    y_valid = None if y is None else y[valid_rows]
+    if task == algorithms.CLASSIFICATION and len(np.unique(y_train)) < 2:
+        raise EngineError(
+            errors.SINGLE_CLASS,
+            _("The training rows hold a single class of %(target)s; a classifier needs two at least.")
+            % {"target": spec.target},
+            classes=evaluate.json_values(np.unique(y_train)),
+        )
+    train_frame, valid_frame = frame[train_rows], frame[valid_rows]
+
+    report(step=0, total=0, stage=_("Preparing the features"))
+    kinds = {name: preprocess.kind_of(types[name]) or preprocess.NUMBER for name in features}
+    cast = preprocess.FrameColumns(kinds).transform(train_frame)
+    encode = [name for name in features if cast[name].null_count() < cast.height]
+    if not encode:
+        raise EngineError(errors.NO_FEATURES, _("Every feature is empty in the training rows."), dropped=list(features))
+    categories = {name: preprocess.top_values(cast[name]) for name in encode if kinds[name] == preprocess.TEXT}
+    prepare = preprocess.build(kinds, categories, encode=encode, scale=algorithm.scale)
+
+    with threadpool_limits(limits=1):
+        X_train = prepare.fit_transform(train_frame)
+        with warnings.catch_warnings():
+            # By design: a text value outside the training rows' top values encodes as all zeros.
+            warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+            X_valid = prepare.transform(valid_frame)
+        names = preprocess.encoded_names(prepare)
+        data = algorithms.TrainData(
+            X_train=X_train,
+            y_train=y_train,
+            X_valid=X_valid,
+            y_valid=y_valid,
+            feature_names=names,
+            classes=classes,
+            seed=spec.seed,
+        )
+        report(step=0, total=0, stage=_("Training"))
+        try:
+            estimator = algorithm.train(data, spec.hyperparameters, report)
+        except (ValueError, ArithmeticError, MemoryError) as exc:
+            raise EngineError(
+                errors.TRAINING_FAILED,
+                _("Training failed: %(error)s") % {"error": str(exc)[:1000] or type(exc).__name__},
+                error=type(exc).__name__,
+            ) from exc
+        report(step=0, total=0, stage=_("Evaluating on the held-out rows"))
+        metrics = _evaluate(estimator, data, task)
+
+    return Trained(
+        model=Pipeline([("preprocess", prepare), ("model", estimator)]),
+        metrics=metrics,
+        feature_importances=evaluate.feature_importances(estimator, names),
+        signature=signature(frame, features, spec.target, task, classes),
+        train_rows=len(train_rows),
+        valid_rows=len(valid_rows),
+    )
+
+
+def _has_target(target: str, dtype: pl.DataType) -> pl.Expr:
+    present = pl.col(target).is_not_null()
+    if dtype.is_float():
+        present = present & pl.col(target).is_finite()
+    return present
+
+
+def target_values(values: pl.Series, task: str) -> np.ndarray:
+    """The target as scikit-learn takes it: float64 for regression; for classification the labels as they are
+    (int64, bool, or Python str in an object array; a categorical column as its text)."""
+    if task == algorithms.REGRESSION:
+        return values.cast(pl.Float64).to_numpy()
+    if values.dtype == pl.Boolean or values.dtype.is_integer():
+        return values.to_numpy()
+    return np.asarray(values.cast(pl.String).to_list(), dtype=object)
+
+
+def _check_classes(classes: np.ndarray) -> None:
+    if len(classes) < 2:
+        raise EngineError(
+            errors.SINGLE_CLASS,
+            _("The target has a single class; a classifier needs two at least."),
+            classes=evaluate.json_values(classes),
+        )
+    if len(classes) > MAX_CLASSES:
+        raise EngineError(
+            errors.TOO_MANY_CLASSES,
+            _("The target has %(n)d classes; a classifier takes %(max)d at most.")
+            % {"n": len(classes), "max": MAX_CLASSES},
+            classes=len(classes),
+            limit=MAX_CLASSES,
+        )
+
+
+def _split(frame: pl.DataFrame, y: np.ndarray | None, spec: Spec, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the training rows and of the held-out rows (train_test_split's order for a ratio)."""
+    if spec.validation is None:
+        assert spec.split_column is not None  # check() made sure
+        split = frame[spec.split_column].cast(pl.String)
+        return (
+            np.flatnonzero((split == "train").fill_null(False).to_numpy()),
+            np.flatnonzero((split == "test").fill_null(False).to_numpy()),
+        )
+    rows = np.arange(frame.height)
+    stratify = None
+    if task == algorithms.CLASSIFICATION and y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() >= 2:
+            stratify = y
+    try:
+        return _ratio_split(rows, spec, stratify)
+    except ValueError:
+        if stratify is None:
+            return rows, rows[:0]
+    try:
+        # Too few rows on one side to hold every class: a plain shuffled split.
+        return _ratio_split(rows, spec, None)
+    except ValueError:
+        return rows, rows[:0]
+
+
+def _ratio_split(rows: np.ndarray, spec: Spec, stratify: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    train_rows, valid_rows = train_test_split(
+        rows, test_size=spec.validation, random_state=spec.seed, shuffle=True, stratify=stratify
+    )
+    return train_rows, valid_rows
+
+
+def _evaluate(estimator: Any, data: algorithms.TrainData, task: str) -> dict[str, Any]:
+    if task == algorithms.CLASSIFICATION:
+        assert data.classes is not None and data.y_valid is not None
+        proba = None
+        if hasattr(estimator, "predict_proba"):
+            proba = evaluate.align_proba(estimator.predict_proba(data.X_valid), estimator.classes_, data.classes)
+        return evaluate.classification(data.y_valid, estimator.predict(data.X_valid), proba, data.classes)
+    if task == algorithms.REGRESSION:
+        assert data.y_valid is not None
+        return evaluate.regression(data.y_valid, estimator.predict(data.X_valid))
+    labels = np.asarray(estimator.predict(data.X_valid))
+    return evaluate.clustering(data.X_valid, labels, getattr(estimator, "cluster_centers_", None), data.seed)
+
+
+def signature(
+    frame: pl.DataFrame, features: list[str], target: str | None, task: str, classes: np.ndarray | None
+) -> dict[str, Any]:
+    """What a prediction takes and gives: the inputs (name, datasets' type name, and the time zone of a datetime
+    column that has one), the target, the task and the classes (JSON values, sorted)."""
+    inputs = []
+    for name in features:
+        dtype = frame.schema[name]
+        entry: dict[str, Any] = {"name": name, "type": type_name(dtype)}
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone:
+            entry["time_zone"] = dtype.time_zone
+        inputs.append(entry)
+    return {
+        "inputs": inputs,
+        "target": None if target is None else {"name": target, "type": type_name(frame.schema[target])},
+        "task": task,
+        "classes": None if classes is None else evaluate.json_values(classes),
+    }
