@@ -3,6 +3,7 @@
 import copy
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -103,3 +104,9 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID, "example": 1})
+class ExampleIdField(IdField):
+    """An id whose form field in Swagger UI starts at an id, not at the largest one (which JavaScript rounds
+    past the maximum: pressing Execute then failed)."""

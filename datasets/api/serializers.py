@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from incubator.serializers import MAX_ID, IdField, QueryParamsSerializer, StrictCharField
+from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer, StrictCharField
 
 from ..engine.schema import TYPE_NAMES
 from ..models import FORMAT_CHOICES, Dataset, DatasetUpload, DatasetVersion
@@ -183,12 +183,6 @@ class UploadSerializer(serializers.Serializer):
 
 
 # --- input --------------------------------------------------------------------------------------------------
-
-
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID, "example": 1})
-class ExampleIdField(IdField):
-    """An id whose form field in Swagger UI starts at an id, not at the largest one (which JavaScript rounds
-    past the maximum: pressing Execute then failed)."""
 
 
 class DatasetCreateInputSerializer(serializers.Serializer):
