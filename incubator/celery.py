@@ -42,6 +42,7 @@ def start_embedded_worker() -> bool:
             without_mingle=True,
             without_gossip=True,
             hostname="embedded@incubator",
+            queues=["celery", "training"],
         )
         threading.Thread(target=worker.start, name="celery-embedded", daemon=True).start()
         _embedded_started = True

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("datasets.api.urls")),
+    path("", include("aimodels.api.urls")),
     path("health", LivenessView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
     path("openapi.json", SpectacularAPIView.as_view(renderer_classes=[OpenApiJson]), name="openapi"),

@@ -25,6 +25,8 @@ MENTOR = Membership.Role.MENTOR.value
 ROLES = frozenset(Membership.Role.values)
 # Roles that may change a project and its community; platform admins (staff) may do everything.
 WRITER_ROLES = frozenset({OWNER, MAINTAINER})
+# Roles that train models: the team (mentors advise and read).
+TRAINER_ROLES = frozenset({OWNER, MAINTAINER, MEMBER})
 
 # Who may do what. READ: whoever can see the project (public, a member, an admin). MEMBERS: any role.
 # LOGGED_IN: any logged-in user who can see the project. SUBJECT: only the user the action is about (an
@@ -55,6 +57,16 @@ POLICY: dict[str, str | frozenset[str]] = {
     "dataset.create": WRITER_ROLES,
     "dataset.update": WRITER_ROLES,
     "dataset.delete": WRITER_ROLES,
+    # Training: the team trains, cancels and retries; results are read like the project. Its writers curate
+    # the model registry (names, stages); any logged-in user who can see a model may ask it for predictions.
+    "job.read": READ,
+    "job.create": TRAINER_ROLES,
+    "job.cancel": TRAINER_ROLES,
+    "model.read": READ,
+    "model.create": WRITER_ROLES,
+    "model.update": WRITER_ROLES,
+    "model.delete": WRITER_ROLES,
+    "model.predict": LOGGED_IN,
 }
 
 

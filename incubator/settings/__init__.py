@@ -4,6 +4,7 @@ DJANGO_SETTINGS_MODULE=incubator.settings is development and tests (embedded def
 incubator.settings.production adds the production checks on top.
 """
 
+from .aimodels import *  # noqa: F403
 from .api import *  # noqa: F403
 from .base import *  # noqa: F403
 from .cache import *  # noqa: F403

@@ -79,6 +79,10 @@ SPECTACULAR_SETTINGS = {
         "DatasetUploadStatusEnum": "datasets.models.DatasetUpload.Status",
         "DatasetVersionSourceEnum": "datasets.models.DatasetVersion.Source",
         "DatasetFormatEnum": "datasets.models.FORMAT_CHOICES",
+        "JobStatusEnum": "aimodels.models.TrainingJob.Status",
+        "ModelStageEnum": "aimodels.models.ModelVersion.Stage",
+        "ModelTaskEnum": "aimodels.models.TASK_CHOICES",
+        "LogLevelEnum": "aimodels.api.serializers.LOG_LEVELS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -92,6 +96,11 @@ SPECTACULAR_SETTINGS = {
             "description": "Datasets of a project: uploads, immutable versions, preview, profiles, downloads, "
             "preprocessing",
         },
+        {
+            "name": "training",
+            "description": "Algorithms and training jobs: start, watch (progress, metrics, logs), cancel, retry",
+        },
+        {"name": "models", "description": "The model registry: models, versions, stages, predictions"},
         {"name": "health", "description": "Liveness and readiness"},
     ],
 }

@@ -1,5 +1,6 @@
 """Celery: a real broker when CELERY_BROKER_URL is set; otherwise an in-memory broker served in-process."""
 
+from .base import BASE_DIR
 from .env import env_bool, env_int, env_str
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
@@ -21,3 +22,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_RESULT_EXPIRES = 3600
+
+# Training has its own queue, so long jobs never delay short tasks (profiles, exports); `make worker` runs a
+# worker for each. The job's own time limit is set per task when it is sent.
+CELERY_TASK_ROUTES = {"aimodels.job_run": {"queue": "training"}}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Redis redelivers an unacknowledged task after this long: longer than the longest job may run, or a running
+# job would be delivered a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("AIMODELS_MAX_TIME_LIMIT", 6 * 3600) + 3600}
+# Celery beat (`make beat`, or embedded in `make worker` and in the embedded worker) runs the sweepers.
+CELERY_BEAT_SCHEDULE = {
+    "aimodels-jobs-sweep": {"task": "aimodels.jobs_sweep", "schedule": 30.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

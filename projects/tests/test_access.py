@@ -41,6 +41,14 @@ dataset.read                      Y  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
 dataset.create                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
 dataset.update                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
 dataset.delete                    -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+job.read                          Y  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
+job.create                        -  -  -  Y  Y  Y  Y     0  0  -  Y  Y  Y  Y
+job.cancel                        -  -  -  Y  Y  Y  Y     0  0  -  Y  Y  Y  Y
+model.read                        Y  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
+model.create                      -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+model.update                      -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+model.delete                      -  -  -  -  Y  Y  Y     0  0  -  -  Y  Y  Y
+model.predict                     -  Y  Y  Y  Y  Y  Y     0  0  Y  Y  Y  Y  Y
 """
 
 

@@ -1,0 +1,37 @@
+"""Celery entry points of aimodels: thin wrappers over the services. Training runs on the `training` queue
+(settings.CELERY_TASK_ROUTES) with the job's own time limits, set when the task is sent."""
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(bind=True, name="aimodels.job_run", acks_late=True, reject_on_worker_lost=True)
+def job_run(self: Task, job_id: int) -> None:
+    services.job_run(job_id=job_id, task_id=self.request.id or "", hostname=self.request.hostname or "local")
+
+
+@shared_task(name="aimodels.jobs_sweep", soft_time_limit=60, time_limit=90)
+def jobs_sweep(requeue_lost: bool = False) -> dict[str, int]:
+    # An in-memory broker loses its tasks, and the in-process worker its jobs, when the process stops: at start,
+    # every running job is lost and every sent one is sent again.
+    before = timezone.now() if requeue_lost else None
+    stale = timedelta(seconds=0 if requeue_lost else settings.AIMODELS_STALE_SECONDS)
+    return services.jobs_sweep(stale_after=stale, requeue_queued_before=before)
+
+
+@worker_process_init.connect(dispatch_uid="aimodels.force_stop_in_pool_children")
+def force_stop_in_pool_children(**kwargs: Any) -> None:
+    """A prefork pool child may end itself to stop a cancelled job that ignores its stop flag."""
+    services.FORCE_STOP["enabled"] = True
+
+
+@worker_ready.connect(dispatch_uid="aimodels.sweep_on_worker_ready")
+def sweep_on_worker_ready(**kwargs: Any) -> None:
+    jobs_sweep.delay(requeue_lost=bool(settings.CELERY_EMBEDDED_WORKER))
