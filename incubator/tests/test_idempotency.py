@@ -145,6 +145,9 @@ def test_the_openapi_document_offers_the_header_on_every_creating_post():
         ("post", "/api/v1/datasets/{dataset_id}/versions"),
         ("post", "/api/v1/datasets/{dataset_id}/versions/{number}/preprocess"),
         ("post", "/api/v1/datasets/{dataset_id}/uploads"),
+        ("post", "/api/v1/jobs"),
+        ("post", "/api/v1/jobs/{job_id}/retry"),
+        ("post", "/api/v1/models"),
     }
 
 

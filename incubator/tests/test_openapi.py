@@ -210,6 +210,7 @@ def response_schema(schema: dict, path: str, method: str, status: int) -> dict |
 def world(auth_client):
     """An owner with a public project (tags, a video), a member, a pending application, an outsider."""
     from accounts.tests.factories import UserFactory
+    from aimodels.tests.factories import trained_houses
     from datasets.tests.factories import make_dataset
     from projects import services
     from projects.tests.factories import add_member, make_project
@@ -226,10 +227,12 @@ def world(auth_client):
     member = add_member(project, role="mentor")
     application = services.application_submit(project=project, applicant=applicant, message="我想加入")
     dataset = make_dataset(project, owner)
+    model_version = trained_houses(project, owner)
     return {
         "owner": owner,
         "project": project,
         "dataset": dataset,
+        "model_version": model_version,
         "member": member,
         "applicant": applicant,
         "application": application,
@@ -300,6 +303,10 @@ LISTS = {
     "/api/v1/tags": "tags",
     "/api/v1/datasets": "datasets",
     "/api/v1/datasets/{dataset_id}/versions": "versions",
+    "/api/v1/jobs": "jobs",
+    "/api/v1/jobs/{job_id}/logs": "logs",
+    "/api/v1/models": "models",
+    "/api/v1/models/{model_id}/versions": "versions",
 }
 # Paged like a list, but a page of a dataset's rows carries its columns too.
 ROW_PAGES = {"/api/v1/datasets/{dataset_id}/versions/{number}/rows": {"columns", "rows", "pagination"}}
@@ -309,6 +316,8 @@ def _filled(path: str, world: dict) -> str:
     return (
         path.replace("{project_id}", str(world["project"].id))
         .replace("{dataset_id}", str(world["dataset"].id))
+        .replace("{job_id}", str(world["model_version"].job_id))
+        .replace("{model_id}", str(world["model_version"].model_id))
         .replace("{number}", "1")
     )
 

@@ -13,6 +13,7 @@ import functools
 import pytest
 
 from accounts.tests.factories import UserFactory
+from aimodels.tests.factories import trained_houses
 from datasets.tests.factories import make_dataset
 from projects import services
 from projects.management.commands.seed_sandbox import PASSWORD as SANDBOX_PASSWORD
@@ -24,6 +25,7 @@ from .test_openapi import operations, response_schema, validate_against
 pytestmark = pytest.mark.django_db
 
 # Who sends each operation's examples: None is anonymous; the others are users of the world below.
+
 SENDERS = {
     "users_register_create": None,
     "users_login_create": None,
@@ -45,6 +47,11 @@ SENDERS = {
     "datasets_versions_preprocess_create": "owner",
     "datasets_uploads_create": "owner",
     "datasets_uploads_complete_create": "owner",
+    "jobs_create": "owner",
+    "models_create": "owner",
+    "models_partial_update": "owner",
+    "models_versions_partial_update": "owner",
+    "models_versions_predict_create": "member",
 }
 # Direct uploads exist only on object storage: their examples run against the moto S3 server (the sandbox's
 # filesystem storage answers them with 409 OBJECT_STORAGE_REQUIRED, as documented).
@@ -113,8 +120,12 @@ def world(api_client, request):
     login = api_client.post("/api/v1/users/login", {"username": "demo", "password": SANDBOX_PASSWORD}, format="json")
     assert login.status_code == 200
     dataset = make_dataset(project, owner)
+    model_version = trained_houses(project, owner)
+    houses = model_version.dataset_version.dataset
     return {
         "dataset": dataset,
+        "houses": houses,
+        "model_version": model_version,
         "request": request,
         "owner": owner,
         "member": member,
@@ -141,6 +152,8 @@ def send_example(auth_client, api_client, world: dict, path: str, method: str, b
         body["refresh"] = world["refresh"]
     if isinstance(body.get("project"), int):
         body["project"] = world["project"].id
+    if operation_id == "jobs_create":
+        body["dataset"] = world["houses"].id
     upload_id = 0
     if operation_id in NEEDS_OBJECT_STORAGE:
         world["request"].getfixturevalue("s3_storage")
@@ -153,6 +166,8 @@ def send_example(auth_client, api_client, world: dict, path: str, method: str, b
         .replace("{upload_id}", str(upload_id))
         .replace("{user_id}", str(world["member"].id))
         .replace("{application_id}", str(world["application"].id))
+        .replace("{model_id}", str(world["model_version"].model_id))
+        .replace("{job_id}", str(world["model_version"].job_id))
     )
     assert "{" not in url, f"a path parameter the test does not fill: {url}"
     return getattr(client, method)(url, body, format="json")

@@ -1,5 +1,5 @@
-"""Every method on every route of the API (projects, accounts, datasets), for every kind of caller: never a 5xx,
-always the contract's error body when it is an error."""
+"""Every method on every route of the API (projects, accounts, datasets, training and models), for every kind
+of caller: never a 5xx, always the contract's error body when it is an error."""
 
 from datetime import timedelta
 
@@ -8,6 +8,7 @@ from django.urls import get_resolver
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from aimodels.tests.factories import trained_houses
 from datasets.models import DatasetUpload
 from datasets.tests.factories import make_dataset
 from projects import services
@@ -53,7 +54,10 @@ def world(auth_client):
         part_count=1,
         expires_at=timezone.now() + timedelta(hours=1),
     )
+    model_version = trained_houses(project, owner)
     ids = {
+        "job_id": model_version.job_id,
+        "model_id": model_version.model_id,
         "project_id": project.id,
         "user_id": member.id,
         "application_id": application.id,
