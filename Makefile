@@ -18,9 +18,10 @@ PYTEST_ARGS ?=
 COVERAGE ?= --cov --cov-report=term
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
 TYPED := $(wildcard */services.py */selectors.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py \
-	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py))
+	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py) \
+	aimodels/inference.py aimodels/tasks.py aimodels/signals.py $(wildcard aimodels/engine/*.py aimodels/algorithms/*.py))
 
-.PHONY: run test mutation setup migrate sandbox serve worker lint format typecheck checks bench clean
+.PHONY: run test mutation setup migrate sandbox serve worker beat lint format typecheck checks bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required and none is on PATH (tried" \
@@ -62,8 +63,19 @@ serve: setup
 	@$(PORT_FREE)
 	$(BIN)/python -m incubator.servers $(SERVER) --host $(HOST) --port $(PORT)
 
+# Two workers: short tasks (profiles, exports, sweeps) on the default queue, training jobs on their own queue so
+# a long job never delays them. BEAT=-B embeds Celery beat (the periodic job sweeper) in the first; on every
+# machine but one, run `make worker BEAT=` (or run `make beat` once, alone).
+BEAT ?= -B
+TRAINING_CONCURRENCY ?= 1
 worker: setup
-	$(BIN)/celery -A incubator worker --loglevel INFO --concurrency 2
+	@trap 'kill 0' INT TERM; \
+	$(BIN)/celery -A incubator worker -Q celery -n default@%h --concurrency 2 --loglevel INFO $(BEAT) & \
+	$(BIN)/celery -A incubator worker -Q training -n training@%h --concurrency $(TRAINING_CONCURRENCY) --loglevel INFO & \
+	wait
+
+beat: setup
+	$(BIN)/celery -A incubator beat --loglevel INFO
 
 ## Run the whole suite (embedded defaults; DATABASE_URL / REDIS_URL / CELERY_BROKER_URL switch to real services).
 test: setup
