@@ -92,11 +92,13 @@ def _status_event(job: TrainingJob, *, actor_id: int | None = None) -> None:
 def _log(job_id: int, level: str, message: str) -> None:
     """One log line, written now (outside the training loop, where the Reporter batches them)."""
     with transaction.atomic():
-        seq = TrainingJob.objects.filter(pk=job_id).values_list("log_lines", flat=True).first()
-        if seq is None or seq >= MAX_LOG_LINES:
+        # The write first: it locks the row (PostgreSQL) or the database (SQLite), so the number read next is this
+        # line's own, whatever a worker's flush or another request does at the same moment.
+        taken = TrainingJob.objects.filter(pk=job_id, log_lines__lt=MAX_LOG_LINES).update(log_lines=F("log_lines") + 1)
+        if not taken:
             return
-        TrainingJob.objects.filter(pk=job_id).update(log_lines=F("log_lines") + 1)
-        JobLog.objects.create(job_id=job_id, seq=seq + 1, ts=timezone.now(), level=level, message=message[:4000])
+        seq = TrainingJob.objects.filter(pk=job_id).values_list("log_lines", flat=True).get()
+        JobLog.objects.create(job_id=job_id, seq=seq, ts=timezone.now(), level=level, message=message[:4000])
 
 
 # --- creating jobs ------------------------------------------------------------------------------------------
@@ -277,6 +279,8 @@ def job_cancel(*, job: TrainingJob, actor: User | None) -> TrainingJob:
 
 
 def _revoke(task_id: str) -> None:
+    if celery_app.conf.task_always_eager:
+        return  # no worker to tell
     try:
         celery_app.control.revoke(task_id)
     except Exception:  # noqa: BLE001 - the worker also checks the row before it starts
@@ -413,7 +417,7 @@ class _Reporter:
         self.job, self.should_stop, self.started = job, should_stop, started
         self.progress, self.stage = 0.0, job.stage
         self.points: list[JobMetric] = []
-        self.lines: list[tuple[str, str]] = []
+        self.lines: list[tuple[str, str, Any]] = []
         self.last_flush = time.monotonic()
         self.last_check = time.monotonic()
         self.dirty = False
@@ -449,7 +453,7 @@ class _Reporter:
         self.check()
 
     def log(self, level: str, message: str) -> None:
-        self.lines.append((level, message))
+        self.lines.append((level, message, timezone.now()))
 
     def check(self) -> None:
         reason = self.should_stop()
@@ -471,10 +475,11 @@ class _Reporter:
         points, self.points = self.points, []
         lines, self.lines = self.lines, []
         with transaction.atomic():
-            job = TrainingJob.objects.select_for_update().filter(pk=self.job.id, status=Status.RUNNING).first()
-            if job is None:
-                return
             now = timezone.now()
+            # A write first, to hold the row (or SQLite's database) while the log numbers are read and used.
+            if not TrainingJob.objects.filter(pk=self.job.id, status=Status.RUNNING).update(heartbeat_at=now):
+                return
+            job = TrainingJob.objects.get(pk=self.job.id)
             fields = ["progress", "stage", "heartbeat_at"]
             job.progress, job.stage, job.heartbeat_at = round(self.progress, 1), self.stage, now
             if points:
@@ -492,8 +497,8 @@ class _Reporter:
             room = max(0, MAX_LOG_LINES - job.log_lines)
             if lines and room:
                 JobLog.objects.bulk_create(
-                    JobLog(job_id=job.id, seq=job.log_lines + i + 1, ts=now, level=level, message=message[:4000])
-                    for i, (level, message) in enumerate(lines[:room])
+                    JobLog(job_id=job.id, seq=job.log_lines + i + 1, ts=ts, level=level, message=message[:4000])
+                    for i, (level, message, ts) in enumerate(lines[:room])
                 )
                 job.log_lines += min(room, len(lines))
                 fields.append("log_lines")
