@@ -114,3 +114,17 @@ def model_version_get(*, model: Model, number: int) -> ModelVersion:
         raise NotFound()
     version.model = model
     return version
+
+
+def model_version_for_predict(*, model_id: int, number: int) -> ModelVersion:
+    """The version with its model and project in one query, without the columns a prediction does not read:
+    the whole of a predict request's lookups (the caller's access is checked on `version.model.project`)."""
+    version = (
+        ModelVersion.objects.select_related("model__project")
+        .only("id", "number", "model_id", "artifact", "artifact_sha256", "signature", "model__id", "model__project")
+        .filter(model_id=model_id, number=number)
+        .first()
+    )
+    if version is None:
+        raise NotFound()
+    return version

@@ -486,6 +486,15 @@ class ModelVersionPredictView(ModelVersionScopedView):
     parser_classes = [JSONParser]
     actions = {"POST": "model.predict"}
 
+    # The hot path of serving: the version, its model and project in one query.
+    @cached_property
+    def version(self) -> ModelVersion:
+        return selectors.model_version_for_predict(model_id=self.kwargs["model_id"], number=self.kwargs["number"])
+
+    @cached_property
+    def model(self) -> Model:
+        return self.version.model
+
     @extend_schema(
         tags=MODEL_TAGS,
         request=PredictInputSerializer,

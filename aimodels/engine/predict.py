@@ -317,9 +317,9 @@ class _Compiled:
                 values /= len(estimator.estimators_)
                 return values, None, None
         with _one_thread():
-            if classifier and type(estimator) in _PREDICT_IS_ARGMAX:
+            if classifier and type(estimator) in PREDICT_IS_ARGMAX:
                 proba = estimator.predict_proba(X)
-                return _argmax_labels(estimator, X, proba), proba, classes
+                return argmax_labels(estimator, X, proba), proba, classes
             labels = estimator.predict(X)
             proba = estimator.predict_proba(X) if classifier and hasattr(estimator, "predict_proba") else None
         return labels, proba, classes
@@ -327,10 +327,10 @@ class _Compiled:
 
 # Classifiers whose predict() is the class of the largest predict_proba() (the probabilities are a monotone
 # function of the scores predict() compares), except where two classes tie at the top.
-_PREDICT_IS_ARGMAX = (HistGradientBoostingClassifier, LogisticRegression, MLPClassifier)
+PREDICT_IS_ARGMAX = (HistGradientBoostingClassifier, LogisticRegression, MLPClassifier)
 
 
-def _argmax_labels(estimator: Any, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
+def argmax_labels(estimator: Any, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """predict() from predict_proba() without a second pass over the trees; a tie at the top asks predict()."""
     top = np.sort(proba, axis=1)[:, -2:]
     if (top[:, 0] == top[:, 1]).any():

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from aimodels.algorithms import base as algorithms
 from datasets.engine.schema import type_name
 
-from . import errors, evaluate, preprocess
+from . import errors, evaluate, predict, preprocess
 from .errors import EngineError
 
 MAX_FEATURES = 1000
@@ -327,10 +327,15 @@ def _ratio_split(rows: np.ndarray, spec: Spec, stratify: np.ndarray | None) -> t
 def _evaluate(estimator: Any, data: algorithms.TrainData, task: str) -> dict[str, Any]:
     if task == algorithms.CLASSIFICATION:
         assert data.classes is not None and data.y_valid is not None
-        proba = None
+        proba = raw = None
         if hasattr(estimator, "predict_proba"):
-            proba = evaluate.align_proba(estimator.predict_proba(data.X_valid), estimator.classes_, data.classes)
-        return evaluate.classification(data.y_valid, estimator.predict(data.X_valid), proba, data.classes)
+            raw = estimator.predict_proba(data.X_valid)
+            proba = evaluate.align_proba(raw, estimator.classes_, data.classes)
+        if raw is not None and type(estimator) in predict.PREDICT_IS_ARGMAX:
+            labels = predict.argmax_labels(estimator, data.X_valid, raw)  # one pass over the model, not two
+        else:
+            labels = estimator.predict(data.X_valid)
+        return evaluate.classification(data.y_valid, labels, proba, data.classes)
     if task == algorithms.REGRESSION:
         assert data.y_valid is not None
         return evaluate.regression(data.y_valid, estimator.predict(data.X_valid))

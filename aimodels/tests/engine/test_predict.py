@@ -271,5 +271,5 @@ def test_a_tie_at_the_top_asks_predict():
             return np.asarray(["b"] * len(X), dtype=object)
 
     proba = np.asarray([[0.5, 0.5], [0.9, 0.1]])
-    assert predict._argmax_labels(Tied(), np.zeros((2, 1)), proba).tolist() == ["b", "b"]
-    assert predict._argmax_labels(Tied(), np.zeros((2, 1)), np.asarray([[0.4, 0.6], [0.9, 0.1]])).tolist() == ["b", "a"]
+    assert predict.argmax_labels(Tied(), np.zeros((2, 1)), proba).tolist() == ["b", "b"]
+    assert predict.argmax_labels(Tied(), np.zeros((2, 1)), np.asarray([[0.4, 0.6], [0.9, 0.1]])).tolist() == ["b", "a"]
