@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # PBKDF2's cost is the point in production and pure waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if not USING_BROKER:
-        # No broker: run tasks inline in tests (the server process uses an in-process worker thread instead).
+        # No broker: run tasks inline in tests (the server starts a worker process beside itself instead).
         from incubator.celery import app
 
         app.conf.task_always_eager = True

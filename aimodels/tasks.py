@@ -19,8 +19,9 @@ def job_run(self: Task, job_id: int) -> None:
 
 @shared_task(name="aimodels.jobs_sweep", soft_time_limit=60, time_limit=90)
 def jobs_sweep(requeue_lost: bool = False) -> dict[str, int]:
-    # An in-memory broker loses its tasks, and the in-process worker its jobs, when the process stops: at start,
-    # every running job is lost and every sent one is sent again.
+    # The embedded worker is the only one: when it starts, every job still running was lost with its previous
+    # process, and a task still in the file broker may be from before; every sent job is sent again (the old
+    # task then finds another task id on its job and does nothing).
     before = timezone.now() if requeue_lost else None
     stale = timedelta(seconds=0 if requeue_lost else settings.AIMODELS_STALE_SECONDS)
     return services.jobs_sweep(stale_after=stale, requeue_queued_before=before)

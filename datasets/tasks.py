@@ -35,7 +35,7 @@ def version_export_csv(version_id: int) -> None:
 
 @shared_task(name="datasets.requeue_stale", soft_time_limit=60, time_limit=90)
 def requeue_stale() -> int:
-    # An in-memory broker loses everything when its process stops: at start every waiting version is stale.
+    # The embedded worker is the only one: when it starts, every waiting version is stale (a duplicate is harmless).
     # A real broker redelivers a dead worker's tasks, so only versions older than a task's time limit are.
     stale_after = 0 if settings.CELERY_EMBEDDED_WORKER else HARD_LIMIT * 2
     return services.dataset_versions_requeue_stale(older_than=timedelta(seconds=stale_after))

@@ -1,50 +1,99 @@
-"""The Celery app. With no broker configured, an in-memory broker and a worker thread inside the server
-process run tasks asynchronously, so a newcomer needs nothing but Python."""
+"""The Celery app. With no broker configured, tasks go through files under var/celery/ to a worker process
+that the server starts beside itself, so a newcomer needs nothing but Python and training never shares the
+server's GIL."""
 
+import atexit
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 
 from celery import Celery
+from celery.signals import before_task_publish
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incubator.settings")
 
 app = Celery("incubator")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The result backend of the file broker checks its folder when it is first used, in any process.
+app.on_after_configure.connect(lambda **kwargs: embedded_folders(), weak=False)
 app.autodiscover_tasks()
 app.autodiscover_tasks(["incubator"])  # the project package is not an installed app
 
 logger = logging.getLogger(__name__)
 _embedded_lock = threading.Lock()
-_embedded_started = False
+_embedded: subprocess.Popen | None = None
+
+
+def embedded_worker_command() -> list[str]:
+    """One worker for both queues with one pool process (a cancelled job that ignores its stop flag can end
+    that process: the worker starts another), with beat for the job sweeper."""
+    from django.conf import settings
+
+    return [
+        sys.executable, "-m", "celery", "-A", "incubator", "worker",
+        "--pool", "prefork", "--concurrency", "1", "-Q", "celery,training", "-n", f"embedded-{os.getpid()}@%h",
+        "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+        "--beat", "--schedule", str(settings.CELERY_EMBEDDED_DIR / "celerybeat-schedule"),
+    ]  # fmt: skip
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the worker gets SIGTERM when the server process that started it dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def start_embedded_worker() -> bool:
-    """Start one in-process worker thread on the memory broker (development only). Returns True if started.
+    """Start the worker process beside this server (development only). Returns True if started.
 
-    Called by incubator.asgi when the server starts serving, never on import; it is synchronous (Celery's
-    Django fixup closes database connections while the worker is built), so an event loop runs it in a thread.
-    Eager tasks (the test suite's setting, or CELERY_TASK_ALWAYS_EAGER) leave nothing for a worker to do.
+    Called by incubator.asgi when the server starts serving, never on import. Eager tasks (the test suite's
+    setting, or CELERY_TASK_ALWAYS_EAGER) leave nothing for a worker to do.
     """
-    global _embedded_started
+    global _embedded
     from django.conf import settings
 
     if not settings.CELERY_EMBEDDED_WORKER or app.conf.task_always_eager:
         return False
     with _embedded_lock:
-        if _embedded_started:
+        if _embedded is not None and _embedded.poll() is None:
             return False
-        worker = app.WorkController(
-            pool_cls="solo",
-            concurrency=1,
-            loglevel="WARNING",
-            without_heartbeat=True,
-            without_mingle=True,
-            without_gossip=True,
-            hostname="embedded@incubator",
-            queues=["celery", "training"],
-        )
-        threading.Thread(target=worker.start, name="celery-embedded", daemon=True).start()
-        _embedded_started = True
-    logger.info("celery: no CELERY_BROKER_URL, tasks run in an in-process worker thread")
+        embedded_folders()
+        # The same folders as this process, whatever the child's environment makes of its own settings.
+        env = {**os.environ, "CELERY_EMBEDDED_DIR": str(settings.CELERY_EMBEDDED_DIR)}
+        _embedded = subprocess.Popen(embedded_worker_command(), env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        atexit.register(stop_embedded_worker)
+    logger.info("celery: no CELERY_BROKER_URL, tasks run in a worker process beside the server (pid %s)", _embedded.pid)
     return True
+
+
+def stop_embedded_worker(timeout: float = 10) -> None:
+    global _embedded
+    process, _embedded = _embedded, None
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def embedded_folders() -> None:
+    """The folders of the file broker (kombu creates none of them)."""
+    from django.conf import settings
+
+    if settings.CELERY_EMBEDDED_WORKER:
+        for name in ("queue", "control", "results"):
+            os.makedirs(settings.CELERY_EMBEDDED_DIR / name, exist_ok=True)
+
+
+@before_task_publish.connect(dispatch_uid="incubator.embedded_folders")
+def _folders_before_publish(**kwargs: object) -> None:
+    embedded_folders()

@@ -1,12 +1,21 @@
-"""Celery: a real broker when CELERY_BROKER_URL is set; otherwise an in-memory broker served in-process."""
+"""Celery: a real broker when CELERY_BROKER_URL is set; otherwise a broker in files under var/ and a worker
+process that the server starts beside itself (incubator.celery.start_embedded_worker)."""
+
+import hashlib
+from pathlib import Path
 
 from .base import BASE_DIR
 from .env import env_bool, env_int, env_str
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
-CELERY_EMBEDDED_WORKER = CELERY_BROKER_URL.startswith("memory://")
+# Without a broker, tasks go through files (kombu's filesystem transport: no server to run) to a worker
+# process of their own, so training never competes with HTTP for this process's GIL (bench/training.py). One
+# folder per database and media root: the live-server tests' servers and `make run` never share tasks.
+CELERY_EMBEDDED_WORKER = not env_str("CELERY_BROKER_URL")
+_embedded_key = hashlib.sha256(f"{env_str('DATABASE_URL')}|{env_str('MEDIA_ROOT')}".encode()).hexdigest()[:12]
+CELERY_EMBEDDED_DIR = Path(env_str("CELERY_EMBEDDED_DIR") or BASE_DIR / "var" / "celery" / _embedded_key)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost/"
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
-    "cache+memory://" if CELERY_EMBEDDED_WORKER else env_str("REDIS_URL") or "cache+memory://"
+    f"file://{CELERY_EMBEDDED_DIR / 'results'}" if CELERY_EMBEDDED_WORKER else env_str("REDIS_URL") or "cache+memory://"
 )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -29,7 +38,15 @@ CELERY_TASK_ROUTES = {"aimodels.job_run": {"queue": "training"}}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Redis redelivers an unacknowledged task after this long: longer than the longest job may run, or a running
 # job would be delivered a second time.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("AIMODELS_MAX_TIME_LIMIT", 6 * 3600) + 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": env_int("AIMODELS_MAX_TIME_LIMIT", 6 * 3600) + 3600
+}
+if CELERY_EMBEDDED_WORKER:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(CELERY_EMBEDDED_DIR / "queue"),
+        data_folder_out=str(CELERY_EMBEDDED_DIR / "queue"),
+        control_folder=str(CELERY_EMBEDDED_DIR / "control"),
+    )
 # Celery beat (`make beat`, or embedded in `make worker` and in the embedded worker) runs the sweepers.
 CELERY_BEAT_SCHEDULE = {
     "aimodels-jobs-sweep": {"task": "aimodels.jobs_sweep", "schedule": 30.0},

@@ -54,18 +54,22 @@ def test_real_worker_consumes_the_broker():
 
 
 @pytest.mark.skipif(bool(os.environ.get("CELERY_BROKER_URL")), reason="a broker is set: the worker test covers it")
-def test_embedded_worker_thread_consumes_the_memory_broker():
-    """What `make run` relies on: no broker configured, yet tasks run asynchronously in a worker thread."""
-    import threading
+def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_path):
+    """What `make run` relies on: no broker configured, yet tasks run asynchronously, in a worker process the
+    server starts beside itself (off the server's GIL), through files under var/celery/."""
+    from incubator import celery
 
-    from incubator.celery import app, start_embedded_worker
-
-    app.conf.task_always_eager = False
+    # The worker's own database: not the developer's var/db.sqlite3 (its start-up sweeps would look there).
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'worker.sqlite3'}")
+    celery.app.conf.task_always_eager = False
     try:
-        start_embedded_worker()
-        result = ping.delay()
-        # A worker in this process makes Celery refuse blocking joins by default; this test is the exception.
-        assert result.get(timeout=20, disable_sync_subtasks=False) == "pong"
-        assert any(t.name == "celery-embedded" for t in threading.enumerate())
+        assert celery.start_embedded_worker()
+        assert not celery.start_embedded_worker()  # one worker per server process
+        worker = celery._embedded
+        assert worker is not None and worker.pid != os.getpid()
+        assert ping.delay().get(timeout=60) == "pong"
+        assert worker.poll() is None
     finally:
-        app.conf.task_always_eager = True
+        celery.app.conf.task_always_eager = True
+        celery.stop_embedded_worker()
+    assert worker.poll() is not None  # stopped with the server
