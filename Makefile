@@ -111,6 +111,7 @@ bench: setup
 	$(BIN)/python bench/projects_list.py
 	$(BIN)/python bench/datasets_engines.py
 	$(BIN)/python bench/datasets.py
+	$(BIN)/python bench/training.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
