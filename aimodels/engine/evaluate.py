@@ -39,18 +39,36 @@ def align_proba(proba: np.ndarray, model_classes: np.ndarray, classes: np.ndarra
     return aligned
 
 
+def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each value's index in `classes`: scikit-learn's metrics on small integers instead of (text) labels."""
+    index = {label: code for code, label in enumerate(classes.tolist())}
+    return np.fromiter((index[value] for value in np.asarray(values).tolist()), dtype=np.int64, count=len(values))
+
+
 def classification(
     y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"accuracy": finite(sk.accuracy_score(y_true, y_pred))}
-    for average in ("macro", "weighted"):
-        precision, recall, f1, _ = sk.precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
-        result[f"precision_{average}"] = finite(precision)
-        result[f"recall_{average}"] = finite(recall)
-        result[f"f1_{average}"] = finite(f1)
-    result["roc_auc"] = roc_auc(y_true, proba, classes)
-    result["log_loss"] = None if proba is None else finite(sk.log_loss(y_true, proba, labels=classes))
-    matrix = sk.confusion_matrix(y_true, y_pred, labels=classes)
+    """From one confusion matrix: what precision_recall_fscore_support computes (zero_division=0, over the labels
+    present in y_true or y_pred), without its passes over (text) labels; the tests compare with it."""
+    k = len(classes)
+    true, pred = _codes(y_true, classes), _codes(y_pred, classes)
+    matrix = np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
+    hits = np.diag(matrix).astype(np.float64)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    present = (support + predicted) > 0
+    zeros = np.zeros(k, dtype=np.float64)
+    precision = np.divide(hits, predicted, out=zeros.copy(), where=predicted > 0)
+    recall = np.divide(hits, support, out=zeros.copy(), where=support > 0)
+    f1 = np.divide(2 * hits, support + predicted, out=zeros.copy(), where=(support + predicted) > 0)
+    result: dict[str, Any] = {"accuracy": finite(hits.sum() / max(1, len(true)))}
+    weights = support[present].astype(np.float64)
+    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+        result[f"{name}_macro"] = finite(values[present].mean())
+        result[f"{name}_weighted"] = finite(np.average(values[present], weights=weights) if weights.sum() else 0.0)
+    ordered = {f"{n}_{a}": result[f"{n}_{a}"] for a in ("macro", "weighted") for n in ("precision", "recall", "f1")}
+    result = {"accuracy": result["accuracy"], **ordered}
+    result["roc_auc"] = roc_auc(true, proba, np.arange(k))
+    result["log_loss"] = None if proba is None else finite(sk.log_loss(true, proba, labels=np.arange(k)))
     result["confusion_matrix"] = {"labels": json_values(classes), "matrix": matrix.tolist()}
     return result
 

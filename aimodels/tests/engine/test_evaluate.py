@@ -142,3 +142,22 @@ def test_feature_importances_from_coefficients_largest_first():
     assert {item["feature"]: item["importance"] for item in found} == pytest.approx(
         dict(zip("abcd", np.abs(model.coef_[0]), strict=True))
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_imbalanced_multiclass_metrics_equal_scikit_learns(seed):
+    """Unequal supports (weighted differs from macro), a class never predicted, one in neither y_true nor
+    y_pred (out of the averages, as scikit-learn leaves it), labels as text."""
+    rng = np.random.default_rng(seed)
+    classes = np.asarray(["上海", "北京", "广州", "深圳", "西安"], dtype=object)
+    y_true = rng.choice(classes[:3], size=300, p=[0.7, 0.2, 0.1])
+    y_pred = np.where(rng.random(300) < 0.6, y_true, rng.choice(classes[[0, 1, 3]], size=300))
+    got = evaluate.classification(y_true, y_pred, None, classes)
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = sk.precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+        assert got[f"precision_{average}"] == pytest.approx(precision)
+        assert got[f"recall_{average}"] == pytest.approx(recall)
+        assert got[f"f1_{average}"] == pytest.approx(f1)
+    assert got["f1_weighted"] != pytest.approx(got["f1_macro"])
+    assert got["accuracy"] == pytest.approx(sk.accuracy_score(y_true, y_pred))
+    assert got["confusion_matrix"]["matrix"] == sk.confusion_matrix(y_true, y_pred, labels=classes).tolist()
