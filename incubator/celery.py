@@ -24,20 +24,22 @@ app.autodiscover_tasks(["incubator"])  # the project package is not an installed
 
 logger = logging.getLogger(__name__)
 _embedded_lock = threading.Lock()
-_embedded: subprocess.Popen | None = None
+_embedded: list[subprocess.Popen] = []
 
 
-def embedded_worker_command() -> list[str]:
-    """One worker for both queues with one pool process (a cancelled job that ignores its stop flag can end
-    that process: the worker starts another), with beat for the job sweeper."""
+def embedded_worker_commands() -> list[list[str]]:
+    """Two workers, as `make worker` runs them: short tasks (conversion, profiles, exports) with beat for the job
+    sweeper, and training on its own, so a long job never holds up an upload's conversion. One pool process
+    each (a cancelled job that ignores its stop flag can end its pool process: the worker starts another)."""
     from django.conf import settings
 
+    common = [sys.executable, "-m", "celery", "-A", "incubator", "worker", "--pool", "prefork", "--concurrency", "1",
+              "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"]  # fmt: skip
+    beat = ["--beat", "--schedule", str(settings.CELERY_EMBEDDED_DIR / "celerybeat-schedule")]
     return [
-        sys.executable, "-m", "celery", "-A", "incubator", "worker",
-        "--pool", "prefork", "--concurrency", "1", "-Q", "celery,training", "-n", f"embedded-{os.getpid()}@%h",
-        "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-        "--beat", "--schedule", str(settings.CELERY_EMBEDDED_DIR / "celerybeat-schedule"),
-    ]  # fmt: skip
+        [*common, "-Q", "celery", "-n", f"embedded-{os.getpid()}@%h", *beat],
+        [*common, "-Q", "training", "-n", f"embedded-training-{os.getpid()}@%h"],
+    ]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -62,27 +64,33 @@ def start_embedded_worker() -> bool:
     if not settings.CELERY_EMBEDDED_WORKER or app.conf.task_always_eager:
         return False
     with _embedded_lock:
-        if _embedded is not None and _embedded.poll() is None:
+        if _embedded and all(process.poll() is None for process in _embedded):
             return False
+        stop_embedded_worker()
         embedded_folders()
         # The same folders as this process, whatever the child's environment makes of its own settings.
         env = {**os.environ, "CELERY_EMBEDDED_DIR": str(settings.CELERY_EMBEDDED_DIR)}
-        _embedded = subprocess.Popen(embedded_worker_command(), env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        _embedded = [
+            subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            for command in embedded_worker_commands()
+        ]
         atexit.register(stop_embedded_worker)
-    logger.info("celery: no CELERY_BROKER_URL, tasks run in a worker process beside the server (pid %s)", _embedded.pid)
+    pids = ", ".join(str(process.pid) for process in _embedded)
+    logger.info("celery: no CELERY_BROKER_URL, tasks run in worker processes beside the server (pids %s)", pids)
     return True
 
 
 def stop_embedded_worker(timeout: float = 10) -> None:
     global _embedded
-    process, _embedded = _embedded, None
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    processes, _embedded = _embedded, []
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def embedded_folders() -> None:

@@ -46,6 +46,7 @@ if CELERY_EMBEDDED_WORKER:
         data_folder_in=str(CELERY_EMBEDDED_DIR / "queue"),
         data_folder_out=str(CELERY_EMBEDDED_DIR / "queue"),
         control_folder=str(CELERY_EMBEDDED_DIR / "control"),
+        polling_interval=0.2,  # a listing of a small folder: a task starts within 0.2 s rather than 1 s
     )
 # Celery beat (`make beat`, or embedded in `make worker` and in the embedded worker) runs the sweepers.
 CELERY_BEAT_SCHEDULE = {

@@ -65,11 +65,11 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
     try:
         assert celery.start_embedded_worker()
         assert not celery.start_embedded_worker()  # one worker per server process
-        worker = celery._embedded
-        assert worker is not None and worker.pid != os.getpid()
+        workers = list(celery._embedded)
+        assert len(workers) == 2 and all(worker.pid != os.getpid() for worker in workers)  # short tasks, training
         assert ping.delay().get(timeout=60) == "pong"
-        assert worker.poll() is None
+        assert all(worker.poll() is None for worker in workers)
     finally:
         celery.app.conf.task_always_eager = True
         celery.stop_embedded_worker()
-    assert worker.poll() is not None  # stopped with the server
+    assert all(worker.poll() is not None for worker in workers)  # stopped with the server
