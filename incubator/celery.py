@@ -9,9 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from celery import Celery
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incubator.settings")
 
@@ -42,14 +43,21 @@ def embedded_worker_commands() -> list[list[str]]:
     ]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the worker gets SIGTERM when the server process that started it dies, however it dies."""
-    try:
-        import ctypes
+@worker_init.connect(dispatch_uid="incubator.embedded_watch_parent")
+def _watch_parent(**kwargs: object) -> None:
+    """An embedded worker stops when the server process that started it is gone, however it went (a thread
+    polls the parent pid: unlike PR_SET_PDEATHSIG, this does not depend on which thread started the worker)."""
+    parent = os.environ.get("INCUBATOR_EMBEDDED_PARENT", "")
+    if not parent.isdigit():
+        return
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1)
+        logger.warning("celery: the server that started this worker is gone; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="embedded-parent-watch", daemon=True).start()
 
 
 def start_embedded_worker() -> bool:
@@ -69,11 +77,12 @@ def start_embedded_worker() -> bool:
         stop_embedded_worker()
         embedded_folders()
         # The same folders as this process, whatever the child's environment makes of its own settings.
-        env = {**os.environ, "CELERY_EMBEDDED_DIR": str(settings.CELERY_EMBEDDED_DIR)}
-        _embedded = [
-            subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-            for command in embedded_worker_commands()
-        ]
+        env = {
+            **os.environ,
+            "CELERY_EMBEDDED_DIR": str(settings.CELERY_EMBEDDED_DIR),
+            "INCUBATOR_EMBEDDED_PARENT": str(os.getpid()),
+        }
+        _embedded = [subprocess.Popen(command, env=env) for command in embedded_worker_commands()]
         atexit.register(stop_embedded_worker)
     pids = ", ".join(str(process.pid) for process in _embedded)
     logger.info("celery: no CELERY_BROKER_URL, tasks run in worker processes beside the server (pids %s)", pids)

@@ -1,4 +1,4 @@
-"""incubator.asgi: importing it starts nothing; the embedded Celery worker starts when the server serves."""
+"""incubator.asgi: importing it starts nothing; the embedded Celery workers start when the server serves."""
 
 import json
 import os
@@ -39,8 +39,13 @@ if sys.argv[1] == "http":
              "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
 else:
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+from incubator import celery
+workers_after_import = len(celery._embedded)
 sent = asyncio.run(serve(scope))
-print(json.dumps({"after_import": after_import, "sent": sent, "after_serving": threads()}))
+workers = [process.pid for process in celery._embedded if process.poll() is None]
+celery.stop_embedded_worker()
+print(json.dumps({"after_import": after_import, "sent": sent, "after_serving": threads(),
+                  "workers_after_import": workers_after_import, "workers": workers}))
 """
 
 
@@ -60,8 +65,8 @@ def probe(scope_type: str) -> dict:
 @pytest.mark.parametrize("scope_type", ["http", "lifespan"])
 def test_import_starts_nothing_serving_starts_the_embedded_worker(scope_type):
     result = probe(scope_type)
-    assert result["after_import"] == ["MainThread"]
-    assert "celery-embedded" in result["after_serving"]
+    assert result["after_import"] == ["MainThread"] and result["workers_after_import"] == 0
+    assert len(result["workers"]) == 2  # the worker processes beside the server: short tasks, training
     if scope_type == "http":
         assert result["sent"][0] == "http.response.start"
     else:
