@@ -7,6 +7,12 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from incubator.events.topics import topic_kind_register
+
+        from .selectors import user_topic_readable
+
+        topic_kind_register("user", user_topic_readable)  # who may read `user:{id}` on the live stream
+
         from django.contrib import admin
 
         from .forms import AdminLoginForm

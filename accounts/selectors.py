@@ -1,5 +1,7 @@
 """Reads on accounts."""
 
+from typing import Any
+
 from .models import User
 
 
@@ -10,3 +12,8 @@ def user_find_by_login(*, identifier: str) -> User | None:
         return None
     field = "email__iexact" if "@" in identifier else "username__iexact"
     return User.objects.filter(**{field: identifier}).first()
+
+
+def user_topic_readable(user: Any, ids: list[int]) -> set[int]:
+    """A user's own topic (`user:{id}`) is theirs alone, and the platform admins'."""
+    return {id_ for id_ in ids if id_ == user.pk or user.is_staff}

@@ -7,4 +7,10 @@ class AimodelsConfig(AppConfig):
     verbose_name = _("AI models")
 
     def ready(self) -> None:
+        from incubator.events.topics import topic_kind_register
+
+        from .selectors import job_topic_readable
+
+        topic_kind_register("job", job_topic_readable)  # who may read `job:{id}` on the live stream
+
         from . import signals  # noqa: F401  (connects the receivers)

@@ -128,3 +128,9 @@ def model_version_for_predict(*, model_id: int, number: int) -> ModelVersion:
     if version is None:
         raise NotFound()
     return version
+
+
+def job_topic_readable(user: Any, ids: list[int]) -> set[int]:
+    """Which of these jobs' live topics (`job:{id}`) the user may read: those of projects they can see."""
+    visible = Project.objects.filter(project_visible_q(user=user))
+    return set(TrainingJob.objects.filter(pk__in=ids, project__in=visible).values_list("pk", flat=True))

@@ -7,6 +7,12 @@ class DatasetsConfig(AppConfig):
     verbose_name = _("Datasets")
 
     def ready(self) -> None:
+        from incubator.events.topics import topic_kind_register
+
+        from .selectors import dataset_topic_readable
+
+        topic_kind_register("dataset", dataset_topic_readable)  # who may read `dataset:{id}` on the live stream
+
         import os
 
         from django.conf import settings

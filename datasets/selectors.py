@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from incubator.errors import InvalidInput, NotFound
 from incubator.generations import generation_get
 from incubator.totals import cached_total
+from projects.models import Project
 from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 from projects.selectors import normalize_search, project_visibility_scope, project_visible_q
 
@@ -111,3 +112,9 @@ def upload_get(*, dataset: Dataset, upload_id: int) -> DatasetUpload:
     if upload is None:
         raise NotFound()
     return upload
+
+
+def dataset_topic_readable(user: Any, ids: list[int]) -> set[int]:
+    """Which of these datasets' live topics (`dataset:{id}`) the user may read: those of projects they can see."""
+    visible = Project.objects.filter(project_visible_q(user=user))
+    return set(Dataset.objects.filter(pk__in=ids, project__in=visible).values_list("pk", flat=True))

@@ -26,6 +26,8 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from .celery import start_embedded_worker  # noqa: E402
 from .edge import BufferedBody  # noqa: E402
+from .events.sse import PATHS as EVENT_STREAM_PATHS  # noqa: E402
+from .events.sse import event_stream_app  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 from .websocket import OriginValidator  # noqa: E402
 
@@ -45,6 +47,18 @@ def threaded_django(workers: int):
 
 
 http_app = django_asgi if settings.HTTP_MODE == "asgi" else threaded_django(settings.WEB_THREADS)
+
+
+def beside_django(app):
+    """Server-Sent Events on the event loop: a stream that lasts must not hold one of the pool's threads."""
+    static_and_django = ASGIStaticFilesHandler(BufferedBody(app))
+
+    async def route(scope, receive, send):
+        if scope["path"] in EVENT_STREAM_PATHS:
+            return await event_stream_app(scope, receive, send)
+        return await static_and_django(scope, receive, send)
+
+    return route
 
 
 def start_background_work_when_serving(app):
@@ -77,7 +91,7 @@ application = start_background_work_when_serving(
     ProtocolTypeRouter(
         {
             # The body is read and bounded on the event loop before a pool thread takes the request.
-            "http": ASGIStaticFilesHandler(BufferedBody(http_app)),
+            "http": beside_django(http_app),
             "websocket": OriginValidator(URLRouter(websocket_urlpatterns)),
         }
     )

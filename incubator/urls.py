@@ -7,6 +7,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from drf_spectacular.views import SpectacularAPIView
 
 from .docs import RedocView, SwaggerView
+from .events.views import EventListView, EventStreamView
 from .health import LivenessView, ReadinessView
 from .views import api_not_found, favicon, landing
 
@@ -21,6 +22,8 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("datasets.api.urls")),
     path("", include("aimodels.api.urls")),
+    path("events", EventListView.as_view(), name="event-list"),
+    path("events/stream", EventStreamView.as_view(), name="event-stream"),
     path("health", LivenessView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
     path("openapi.json", SpectacularAPIView.as_view(renderer_classes=[OpenApiJson]), name="openapi"),

@@ -181,3 +181,18 @@ def application_get(*, project: Project, application_id: int) -> Application:
     if application is None:
         raise NotFound()
     return application
+
+
+def project_topic_readable(user: Any, ids: list[int]) -> set[int]:
+    """Which of these projects' live topics (`project:{id}`) the user may read: those they can see."""
+    return set(Project.objects.filter(project_visible_q(user=user), pk__in=ids).values_list("pk", flat=True))
+
+
+def application_topic_readable(user: Any, ids: list[int]) -> set[int]:
+    """Which projects' application topics (`applications:{project id}`) the user may read: those whose
+    applications they may list (owners and maintainers; platform admins everywhere)."""
+    projects = Project.objects.filter(pk__in=ids)
+    if not _is_admin(user):
+        writers = Membership.objects.filter(user=user, role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER])
+        projects = projects.filter(pk__in=writers.values("project_id"))
+    return set(projects.values_list("pk", flat=True))

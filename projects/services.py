@@ -303,20 +303,24 @@ def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Projec
 
 
 def _application_event(type_: str, application: Application, actor: User) -> None:
-    event_record(
-        type=type_,
-        topic=f"project:{application.project_id}",
-        subject_type="application",
-        subject_id=application.id,
-        payload={
-            "id": application.id,
-            "project_id": application.project_id,
-            "applicant_id": application.applicant_id,
-            "status": application.status,
-            "reason": application.decision_reason,
-        },
-        actor_id=actor.id,
-    )
+    """Applications are read by those who decide them (`applications:{project}`, like the REST list) and by
+    the applicant (`user:{id}`): never on the project's topic, which a public project's every visitor reads."""
+    payload = {
+        "id": application.id,
+        "project_id": application.project_id,
+        "applicant_id": application.applicant_id,
+        "status": application.status,
+        "reason": application.decision_reason,
+    }
+    for topic in (f"applications:{application.project_id}", f"user:{application.applicant_id}"):
+        event_record(
+            type=type_,
+            topic=topic,
+            subject_type="application",
+            subject_id=application.id,
+            payload=payload,
+            actor_id=actor.id,
+        )
 
 
 @transaction.atomic

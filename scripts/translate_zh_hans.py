@@ -10,6 +10,21 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    # Live stream (incubator/events)
+    "A stream stays with the user who opened it.": "一个实时流只属于打开它的用户。",
+    "A message must be a JSON object of the stream protocol.": "消息必须是实时流协议规定的 JSON 对象。",
+    'Send {"type": "auth", "token": ...} first.': '请先发送 {"type": "auth", "token": ...}。',
+    "The access token has expired: refresh it and reconnect.": "访问令牌已过期：请刷新令牌后重新连接。",
+    "Messages were not taken fast enough: reconnect with the last id seen as since.": (
+        "消息接收得太慢：请以最后收到的 id 作为 since 重新连接。"
+    ),
+    "This account is not active.": "此账户未激活。",
+    "You may not read these topics.": "你无权读取这些主题。",
+    "You may no longer read these topics.": "你已无权读取这些主题。",
+    'topics must be a non-empty list of topics such as "job:12".': 'topics 必须是非空的主题列表，例如 "job:12"。',
+    "Too many topics.": "主题过多。",
+    "Unknown or malformed topics.": "未知或格式错误的主题。",
+    "since must be the id of the last event seen (a whole number).": "since 必须是最后收到的事件 id（整数）。",
     "Ensure this value has at most %(limit)d characters (it has %(count)d).": "请确保该值最多 %(limit)d 个字符（当前 %(count)d 个）。",
     "token generation": "令牌代次",
     "The request body did not arrive in time.": "请求体未在规定时间内送达。",

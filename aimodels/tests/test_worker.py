@@ -192,3 +192,54 @@ def test_jobs_past_the_running_limit_wait_their_turn(setup):
     second.refresh_from_db()
     assert first.status == Status.SUCCEEDED
     assert second.started_at >= first.finished_at  # never both running at once
+
+
+def test_a_jobs_progress_reaches_a_websocket_client_live_from_the_worker(setup):
+    """The worker (another process) writes and publishes; a real ASGI server delivers to a real WebSocket
+    client; a reconnect with `since` brings back exactly what was missed."""
+    import asyncio
+    import json
+
+    import websockets
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from incubator.tests.live import asgi_server
+
+    owner = setup[0]
+    token = str(RefreshToken.for_user(owner).access_token)
+    with asgi_server("granian") as base:
+        url = base.replace("http", "ws") + "/ws/v1/stream"
+        job = start(setup, algorithm="test_steps", hyperparameters={"steps": 40, "pause": 0.1})
+        topic = f"job:{job.pk}"
+
+        async def watch(since=None, until_finished=True):
+            seen = []
+            async with websockets.connect(url, subprotocols=["incubator.v1", f"bearer.{token}"]) as ws:
+                assert json.loads(await ws.recv())["type"] == "authenticated"
+                await ws.send(json.dumps({"type": "subscribe", "topics": [topic], "since": since}))
+                assert json.loads(await ws.recv())["type"] == "subscribed"
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    if message["type"] == "heartbeat":
+                        continue
+                    assert message["topic"] == topic, message
+                    seen.append(message)
+                    finished = message["type"] == "job.status" and message["data"]["status"] in TrainingJob.FINISHED
+                    if finished or (not until_finished and len(seen) >= 3):
+                        return seen
+
+        first = asyncio.run(watch(since=0, until_finished=False))
+        rest = asyncio.run(watch(since=first[-1]["id"]))
+    ids = [m["id"] for m in first + rest]
+    assert ids == sorted(set(ids)), "no gap, no duplicate, in order"
+    stored = list(_event_ids(topic))
+    assert ids == stored
+    kinds = {m["type"] for m in first + rest}
+    assert {"job.status", "job.progress"} <= kinds
+    assert rest[-1]["data"]["status"] == Status.SUCCEEDED
+
+
+def _event_ids(topic):
+    from incubator.events.models import Event
+
+    return Event.objects.filter(topic=topic).order_by("id").values_list("id", flat=True)

@@ -56,7 +56,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Backend of the AI software incubator. Every error has the body "
         "`{status_code, error_code, message, details}`; `message` follows Accept-Language (zh-hans, en). "
-        "Lists return `{<plural>: [...], pagination: {page, page_size, total, total_pages, next, previous}}`."
+        "Lists return `{<plural>: [...], pagination: {page, page_size, total, total_pages, next, previous}}`.\n\n"
+        "Live updates: changes (job progress and metrics, dataset versions becoming ready, members, applications, "
+        "models) are events `{id, type, topic, ts, data}` on topics `project:{id}`, `dataset:{id}`, `job:{id}` and "
+        "`user:{id}` (readable by whoever can see the project; a user's topic by that user). Read them over the "
+        "WebSocket `/ws/v1/stream` (authenticate with the subprotocols `incubator.v1` and `bearer.<access token>` "
+        'or a first message `{"type": "auth", "token": ...}`, then `subscribe` to `topics` with `since`), as '
+        "Server-Sent Events from `GET /api/v1/events/stream`, or by polling `GET /api/v1/events`. The three share "
+        "event ids, so a client that reconnects with the last id it saw is sent what it missed. The protocol, close "
+        "codes and every event type with its data are described in `docs/events.md` in the project's repository."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -101,6 +109,10 @@ SPECTACULAR_SETTINGS = {
             "description": "Algorithms and training jobs: start, watch (progress, metrics, logs), cancel, retry",
         },
         {"name": "models", "description": "The model registry: models, versions, stages, predictions"},
+        {
+            "name": "events",
+            "description": "The live stream without a WebSocket: Server-Sent Events and polling (docs/events.md)",
+        },
         {"name": "health", "description": "Liveness and readiness"},
     ],
 }

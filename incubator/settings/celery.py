@@ -51,5 +51,6 @@ if CELERY_EMBEDDED_WORKER:
 # Celery beat (`make beat`, or embedded in `make worker` and in the embedded worker) runs the sweepers.
 CELERY_BEAT_SCHEDULE = {
     "aimodels-jobs-sweep": {"task": "aimodels.jobs_sweep", "schedule": 30.0},
+    "events-prune": {"task": "incubator.events_prune", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

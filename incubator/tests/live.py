@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,16 +30,19 @@ def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
     port = free_port()
     child_env = {**os.environ, "DATABASE_URL": test_database_url(), "DB_POOL_TIMEOUT": "2", **env}
     cmd = server_command(server, port)
+    # Output to a file, not a pipe nobody reads: a server that logs more than a pipe holds would block on it.
+    output = tempfile.TemporaryFile()
     # Its own process group: granian's worker is a child process, which must go with the server.
     process = subprocess.Popen(
-        cmd, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=ROOT, env=child_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stdout.read().decode(errors='replace')[-3000:]}")
+                output.seek(0)
+                raise RuntimeError(f"server exited: {output.read().decode(errors='replace')[-3000:]}")
             try:
                 httpx.get(f"{base}/api/v1/health", timeout=1)
                 break
@@ -56,3 +60,7 @@ def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
             pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group (an orphaned worker)
+        if os.environ.get("LIVE_SERVER_LOG"):  # keep the server's output for a look after the test
+            output.seek(0)
+            Path(os.environ["LIVE_SERVER_LOG"]).write_bytes(output.read())
+        output.close()

@@ -96,7 +96,8 @@ def message_texts(response: Any) -> list[str]:
 
 def events(type_: str, project: Project | int) -> list[Event]:
     project_id = project if isinstance(project, int) else project.pk
-    return list(Event.objects.filter(type=type_, topic=f"project:{project_id}"))
+    kind = "applications" if type_.startswith("application.") else "project"
+    return list(Event.objects.filter(type=type_, topic=f"{kind}:{project_id}"))
 
 
 # --- add and change -----------------------------------------------------------------------------------------

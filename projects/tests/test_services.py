@@ -16,7 +16,7 @@ from django.utils import translation
 from accounts.tests.factories import UserFactory
 from incubator.errors import InvalidInput, NotFound, PermissionDenied
 from incubator.events.models import Event
-from incubator.events.services import EVENTS_GROUP
+from incubator.events.topics import topic_group
 from incubator.generations import generation_get
 from projects import selectors, services
 from projects.errors import (
@@ -52,7 +52,15 @@ def rows() -> dict[str, int]:
 
 
 def the_event(type_: str) -> Event:
+    """The one event of this type; for an application, the deciders' copy, after checking the applicant's."""
     events = list(Event.objects.filter(type=type_))
+    if type_.startswith("application."):
+        [copy] = [e for e in events if e.topic.startswith("user:")]
+        events = [e for e in events if e is not copy]
+        assert (
+            events and copy.topic == f"user:{events[0].payload['applicant_id']}" and copy.payload == events[0].payload
+        )
+        assert events[0].topic == f"applications:{events[0].payload['project_id']}"
     assert len(events) == 1, [(e.type, e.topic) for e in Event.objects.all()]
     return events[0]
 
@@ -672,7 +680,7 @@ def test_application_submit_is_pending_and_recorded(project):
     )
     event = the_event("application.submitted")
     assert (event.topic, event.subject_type, event.subject_id, event.actor_id) == (
-        f"project:{project.id}",
+        f"applications:{project.id}",
         "application",
         str(application.id),
         applicant.id,
@@ -756,7 +764,7 @@ def test_application_approve_makes_a_member_and_records_both_events(project, own
     assert member_count(project) == 3
     event = the_event("application.approved")
     assert (event.topic, event.subject_id, event.actor_id) == (
-        f"project:{project.id}",
+        f"applications:{project.id}",
         str(application.id),
         maintainer.id,
     )
@@ -818,7 +826,7 @@ def test_application_reject_records_the_reason(owner, application):
     assert (
         event.actor_id == owner.id and event.payload["status"] == "rejected" and event.payload["reason"] == "名额已满"
     )
-    assert event.subject_id == str(application.id) and event.topic == f"project:{application.project_id}"
+    assert event.subject_id == str(application.id) and event.topic == f"applications:{application.project_id}"
 
 
 def test_application_reject_reason_too_long_is_invalid_input(owner, application):
@@ -839,7 +847,7 @@ def test_application_withdraw(application):
     assert withdrawn.status == "withdrawn" and withdrawn.decided_at is not None and withdrawn.decided_by is None
     event = the_event("application.withdrawn")
     assert event.actor_id == applicant.id and event.payload["status"] == "withdrawn"
-    assert event.topic == f"project:{application.project_id}" and event.subject_id == str(application.id)
+    assert event.topic == f"applications:{application.project_id}" and event.subject_id == str(application.id)
 
 
 @pytest.mark.parametrize("decision", ["approve", "reject", "withdraw"])
@@ -1028,17 +1036,18 @@ def test_events_are_published_live_after_commit_not_before(
     owner, project, channel_layer, django_capture_on_commit_callbacks, write
 ):
     calls = _writes(owner, project)
-    # Every event goes to the one group of the live feed, its topic ("project:12") in the message: a channel
-    # layer group name cannot hold a colon, so there is no group per topic.
-    channel = _listen(channel_layer, EVENTS_GROUP)
     Event.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         calls[write]()
+    events = list(Event.objects.all())
+    assert events
+    # Each event goes to its topic's group ("project:12" -> "topic.project.12"), never to a global one.
+    channel = _listen(channel_layer, *{topic_group(event.topic) for event in events})
+    everything = _listen(channel_layer, "events")
     assert _received(channel_layer, channel) == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    events = list(Event.objects.all())
-    assert events
+    assert _received(channel_layer, everything) == []
     published = {message["id"]: message for message in _received(channel_layer, channel)}
     assert set(published) == {event.id for event in events}
     for event in events:
@@ -1049,7 +1058,7 @@ def test_events_are_published_live_after_commit_not_before(
 
 
 def test_a_rolled_back_write_publishes_nothing(owner, project, channel_layer, django_capture_on_commit_callbacks):
-    channel = _listen(channel_layer, EVENTS_GROUP)
+    channel = _listen(channel_layer, topic_group(f"project:{project.pk}"))
     newcomer = UserFactory()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():

@@ -1,0 +1,621 @@
+"""/ws/v1/stream in-process (the in-memory layer): authentication, topics and access, replay with `since`, live
+delivery after commit, holes filled from the table, and the close codes."""
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.test import override_settings
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from accounts.tests.factories import UserFactory
+from incubator.asgi import application
+from incubator.events.models import Event
+from incubator.events.services import event_record
+from incubator.events.topics import topic_group
+from projects import services as project_services
+from projects.models import Project
+from projects.tests.factories import add_member, make_project
+
+from .communicator import WebsocketCommunicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Sync database work from a test's event loop, in a thread that gives its connection back (the pool)."""
+    return await database_sync_to_async(fn)(*args, **kwargs)
+
+
+def _token(user) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+async def token_for(user) -> str:
+    return await in_thread(_token, user)
+
+
+def record(topic: str, n: int = 1, type_: str = "project.updated") -> list[int]:
+    ids = []
+    for i in range(n):
+        with transaction.atomic():
+            ids.append(
+                event_record(
+                    type=type_, topic=topic, subject_type="test", subject_id=i, payload={"n": i, "名": "项目"}
+                ).id
+            )
+    return ids
+
+
+async def opened(subprotocols=None):
+    ws = WebsocketCommunicator(application, "/ws/v1/stream", subprotocols=subprotocols)
+    accepted, subprotocol = await ws.connect()
+    assert accepted
+    return ws, subprotocol
+
+
+async def authed(user):
+    ws, _ = await opened()
+    await ws.send_json_to({"type": "auth", "token": await token_for(user)})
+    message = await ws.receive_json_from()
+    assert message["type"] == "authenticated" and message["data"]["user_id"] == user.pk
+    return ws
+
+
+async def closed_with(ws, code: int) -> dict:
+    """The error message the server sent, then the close code."""
+    error = await ws.receive_json_from()
+    assert error["type"] == "error"
+    assert (await ws.receive_output())["code"] == code
+    return error["data"]
+
+
+async def subscribe(ws, topics, since=None):
+    await ws.send_json_to({"type": "subscribe", "topics": topics, "since": since})
+    message = await ws.receive_json_from()
+    assert message["type"] == "subscribed", message
+    return message
+
+
+async def events(ws, count: int, timeout: float = 3) -> list[dict]:
+    got = [await ws.receive_json_from(timeout=timeout) for _ in range(count)]
+    assert all(message["type"] not in {"error", "heartbeat"} for message in got), got
+    return got
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+# Authentication ------------------------------------------------------------------------------------------------
+
+
+def test_auth_message_then_subscribe_and_live_events_after_commit():
+    owner = UserFactory()
+    project = make_project(owner)
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [f"project:{project.pk}"])
+        assert await ws.receive_nothing(0.1)
+        await in_thread(
+            project_services.project_update, project=project, actor=owner, data={"description": "新的描述"}
+        )
+        [event] = await events(ws, 1)
+        assert event["type"] == "project.updated" and event["topic"] == f"project:{project.pk}"
+        assert set(event) == {"id", "type", "topic", "ts", "data"}
+        assert event["data"]["changed"] == ["description"] and event["ts"].endswith("Z")
+        latest = await in_thread(lambda: Event.objects.filter(topic=f"project:{project.pk}").latest("id").id)
+        assert event["id"] == latest
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_token_in_the_subprotocol_header_and_the_offered_protocol_is_chosen():
+    user = UserFactory()
+
+    async def talk():
+        ws, chosen = await opened(["incubator.v1", f"bearer.{await token_for(user)}"])
+        assert chosen == "incubator.v1"  # never the token
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        await subscribe(ws, [f"user:{user.pk}"])
+        await ws.disconnect()
+
+    run(talk())
+
+
+@override_settings(EVENTS_STREAM_AUTH_TIMEOUT=0.2)
+def test_no_token_in_time_closes_4001():
+    async def talk():
+        ws, _ = await opened()
+        data = await closed_with(ws, 4001)
+        assert data["error_code"] == "NOT_AUTHENTICATED" and data["status_code"] == 401
+
+    run(talk())
+
+
+@pytest.mark.parametrize("token", ["", "abc.def.ghi", 12, None, "x" * 5000])
+def test_bad_token_closes_4001(token):
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "auth", "token": token})
+        assert (await closed_with(ws, 4001))["error_code"] == "TOKEN_INVALID"
+
+    run(talk())
+
+
+def test_expired_token_closes_4001_saying_so():
+    user = UserFactory()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "auth", "token": str(token)})
+        assert (await closed_with(ws, 4001))["error_code"] == "TOKEN_EXPIRED"
+
+    run(talk())
+
+
+def test_a_token_expiring_during_the_session_closes_4001():
+    user = UserFactory()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=1))
+
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "auth", "token": str(token)})
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        error = await ws.receive_json_from(timeout=3)
+        assert error["data"]["error_code"] == "TOKEN_EXPIRED"
+        assert (await ws.receive_output(timeout=2))["code"] == 4001
+
+    run(talk())
+
+
+def test_subscribing_before_auth_closes_4001():
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "subscribe", "topics": ["project:1"]})
+        assert (await closed_with(ws, 4001))["error_code"] == "NOT_AUTHENTICATED"
+
+    run(talk())
+
+
+def test_a_deactivated_user_is_refused():
+    user = UserFactory(is_active=False)
+
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "auth", "token": await token_for(user)})
+        assert (await closed_with(ws, 4001))["error_code"] == "TOKEN_INVALID"
+
+    run(talk())
+
+
+# Messages -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "subscribe", "topics": []},
+        {"type": "subscribe", "topics": ""},
+        {"type": "subscribe", "topics": ["project:0"]},
+        {"type": "subscribe", "topics": ["nothing:1"]},
+        {"type": "subscribe", "topics": [{"a": 1}]},
+        {"type": "subscribe", "topics": ["project:1"], "since": -1},
+        {"type": "subscribe", "topics": ["project:1"], "since": "x"},
+        {"type": "subscribe", "topics": ["project:1"], "since": True},
+        {"type": "dance"},
+        {"data": 1},
+    ],
+)
+def test_a_malformed_message_gets_an_error_and_closes_4400(message):
+    user = UserFactory()
+
+    async def talk_with_message():
+        ws = await authed(user)
+        await ws.send_json_to(message)
+        data = await closed_with(ws, 4400)
+        assert data["error_code"] == "INVALID_INPUT" and data["status_code"] == 400
+
+    run(talk_with_message())
+
+
+@pytest.mark.parametrize("frame", [{"text": "not json"}, {"text": "[1]"}, {"bytes": b"{}"}])
+def test_a_frame_that_is_not_a_json_object_closes_4400(frame):
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_input({"type": "websocket.receive", **frame})
+        assert (await closed_with(ws, 4400))["error_code"] == "INVALID_INPUT"
+
+    run(talk())
+
+
+def test_ping_pong_before_and_after_auth():
+    user = UserFactory()
+
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "ping", "echo": "你好"})
+        assert (await ws.receive_json_from())["data"]["echo"] == "你好"
+        await ws.send_json_to({"type": "auth", "token": await token_for(user)})
+        await ws.receive_json_from()
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_json_from())["type"] == "pong"
+        await ws.disconnect()
+
+    run(talk())
+
+
+# Access -----------------------------------------------------------------------------------------------------------
+
+
+def test_forbidden_topics_get_an_error_and_no_data_while_readable_ones_are_subscribed():
+    owner, stranger = UserFactory(), UserFactory()
+    private = make_project(owner, visibility="private")
+    public = make_project(owner, name="公开项目")
+
+    async def talk():
+        ws = await authed(stranger)
+        topics = [f"project:{private.pk}", f"project:{public.pk}", f"user:{owner.pk}", "job:999999", "dataset:999999"]
+        await ws.send_json_to({"type": "subscribe", "topics": topics, "since": 0})
+        error = await ws.receive_json_from()
+        assert error["type"] == "error" and error["data"]["status_code"] == 403
+        assert error["data"]["details"]["topics"] == [topics[0], *topics[2:]]
+        subscribed = await ws.receive_json_from()
+        assert subscribed["type"] == "subscribed" and subscribed["data"]["topics"] == [f"project:{public.pk}"]
+        replayed = [await ws.receive_json_from() for _ in range(1)]
+        assert [m["topic"] for m in replayed] == [f"project:{public.pk}"]  # its project.created, nothing private
+        await in_thread(record, f"project:{private.pk}")
+        assert await ws.receive_nothing(0.3)
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_a_member_removed_from_a_private_project_stops_receiving_it():
+    owner = UserFactory()
+    project = make_project(owner, visibility="private")
+    member = add_member(project, "member")
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(member)
+        await subscribe(ws, [topic])
+        await in_thread(project_services.member_remove, project=project, actor=owner, user_id=member.pk)
+        removed = await ws.receive_json_from()
+        assert removed["type"] == "member.removed"
+        error = await ws.receive_json_from()
+        assert error["type"] == "error" and error["data"]["details"]["topics"] == [topic]
+        assert (await ws.receive_json_from())["type"] == "unsubscribed"
+        await in_thread(record, topic)
+        assert await ws.receive_nothing(0.3)
+        await ws.disconnect()
+
+    run(talk())
+
+
+@override_settings(EVENTS_STREAM_HEARTBEAT=0.3)
+def test_a_project_made_private_is_dropped_at_the_next_heartbeat():
+    owner, reader = UserFactory(), UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(reader)
+        await subscribe(ws, [topic])
+        await in_thread(Project.objects.filter(pk=project.pk).update, visibility="private")
+        error = await ws.receive_json_from(timeout=3)
+        assert error["type"] == "error" and error["data"]["error_code"] == "PERMISSION_DENIED"
+        assert (await ws.receive_json_from())["type"] == "unsubscribed"
+        await ws.disconnect()
+
+    run(talk())
+
+
+# Replay, holes, duplicates ------------------------------------------------------------------------------------------
+
+
+def test_reconnecting_with_since_receives_exactly_the_missed_events_in_order():
+    owner = UserFactory()
+    project = make_project(owner)
+    other = make_project(owner, name="另一个")
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        first = await in_thread(record, topic, 3)
+        await in_thread(record, f"project:{other.pk}", 2)  # not subscribed: never sent
+        ws = await authed(owner)
+        await subscribe(ws, [topic], since=first[0])
+        got = await events(ws, 2)
+        assert [m["id"] for m in got] == first[1:]
+        assert await ws.receive_nothing(0.2)
+        await ws.disconnect()
+        missed = await in_thread(record, topic, 4)
+        ws = await authed(owner)
+        await subscribe(ws, [topic], since=first[-1])
+        live = asyncio.create_task(in_thread(record, topic, 2))
+        got = await events(ws, 6)
+        await live
+        ids = [m["id"] for m in got]
+        assert ids[:4] == missed and len(set(ids)) == 6 and ids == sorted(ids)
+        assert await ws.receive_nothing(0.3)
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_a_dropped_live_message_is_filled_from_the_table_before_the_next():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic])
+        # Two events committed but never published (a full channel, a failed publish), then one that is.
+        lost = await in_thread(_unpublished, topic, 2)
+        shown = await in_thread(record, topic)
+        got = await events(ws, 3)
+        assert [m["id"] for m in got] == [*lost, *shown]
+        await ws.disconnect()
+
+    run(talk())
+
+
+@override_settings(EVENTS_STREAM_HEARTBEAT=0.3)
+def test_a_lost_last_event_arrives_at_the_next_heartbeat():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic])
+        lost = await in_thread(_unpublished, topic, 1)
+        [event] = await events(ws, 1)
+        assert event["id"] == lost[0]
+        assert (await ws.receive_json_from(timeout=2))["type"] == "heartbeat"
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_a_message_published_twice_is_delivered_once():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic])
+        [event_id] = await in_thread(record, topic)
+        [first] = await events(ws, 1)
+        layer = get_channel_layer()
+        message = {**first, "type": "event.message", "event_type": first["type"], "prev": None}
+        await layer.group_send(topic_group(topic), message)
+        assert await ws.receive_nothing(0.3)
+        assert first["id"] == event_id
+        await ws.disconnect()
+
+    run(talk())
+
+
+@override_settings(EVENTS_STREAM_MAX_REFILLS=1)
+def test_a_client_that_keeps_falling_behind_is_closed_4008():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic])
+        await in_thread(_unpublished, topic, 1)
+        await in_thread(record, topic)
+        await events(ws, 2)  # one hole filled: still fine
+        await in_thread(_unpublished, topic, 1)
+        await in_thread(record, topic)
+        data = await closed_with(ws, 4008)
+        assert data["error_code"] == "TOO_SLOW"
+
+    run(talk())
+
+
+def _unpublished(topic: str, n: int) -> list[int]:
+    return [
+        Event.objects.create(type="project.updated", topic=topic, subject_type="t", subject_id=i, payload={}).id
+        for i in range(n)
+    ]
+
+
+@override_settings(EVENTS_TAIL=True)  # the embedded default; with Redis the writer's publish brings them
+def test_events_written_by_another_process_arrive_through_the_tail():
+    """The in-memory layer is per process: a Celery worker's event reaches this process by the table's tail."""
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic])
+        started = time.monotonic()
+        # Written and never published here: what a worker's row looks like to this process.
+        ids = await in_thread(_unpublished, topic, 3)
+        got = await events(ws, 3, timeout=3)
+        assert [m["id"] for m in got] == ids and time.monotonic() - started < 3
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_event_record_refuses_a_type_missing_from_the_catalogue():
+    with pytest.raises(ValueError), transaction.atomic():
+        event_record(type="project.exploded", topic="project:1", subject_type="p", subject_id=1, payload={})
+    with pytest.raises(ValueError), transaction.atomic():
+        event_record(type="job.status", topic="project:1", subject_type="p", subject_id=1, payload={})
+
+
+# Revocation -------------------------------------------------------------------------------------------------------
+
+
+@override_settings(EVENTS_STREAM_HEARTBEAT=0.3)
+def test_a_password_change_closes_the_stream_at_the_next_heartbeat():
+    from accounts.models import User
+
+    user = UserFactory()
+
+    async def talk():
+        ws = await authed(user)
+        await in_thread(lambda: User.objects.filter(pk=user.pk).update(token_generation=5))
+        data = await closed_with(ws, 4001)
+        assert data["error_code"] == "TOKEN_INVALID"
+
+    run(talk())
+
+
+@override_settings(EVENTS_STREAM_HEARTBEAT=0.3)
+def test_a_deactivated_account_is_closed_4003_even_with_no_topics():
+    from accounts.models import User
+
+    user = UserFactory()
+
+    async def talk():
+        ws = await authed(user)
+        await in_thread(lambda: User.objects.filter(pk=user.pk).update(is_active=False))
+        assert (await closed_with(ws, 4003))["error_code"] == "PERMISSION_DENIED"
+
+    run(talk())
+
+
+# Applications ---------------------------------------------------------------------------------------------------
+
+
+def test_applications_reach_their_deciders_and_the_applicant_not_the_public():
+    owner, applicant, visitor = UserFactory(), UserFactory(), UserFactory()
+    project = make_project(owner, status="recruiting")
+
+    async def talk():
+        deciders, mine, public = await authed(owner), await authed(applicant), await authed(visitor)
+        await subscribe(deciders, [f"applications:{project.pk}"])
+        await subscribe(mine, [f"user:{applicant.pk}"])
+        await subscribe(public, [f"project:{project.pk}"])
+        await visitor_cannot(public, f"applications:{project.pk}")
+        await in_thread(
+            project_services.application_submit, project=project, applicant=applicant, message="我想加入"
+        )
+        [seen] = await events(deciders, 1)
+        [own] = await events(mine, 1)
+        assert seen["type"] == own["type"] == "application.submitted" and seen["data"] == own["data"]
+        assert await public.receive_nothing(0.3)
+        for ws in (deciders, mine, public):
+            await ws.disconnect()
+
+    async def visitor_cannot(ws, topic):
+        await ws.send_json_to({"type": "subscribe", "topics": [topic]})
+        assert (await ws.receive_json_from())["data"]["status_code"] == 403
+
+    run(talk())
+
+
+# Polling, the WSGI half of SSE, pruning ------------------------------------------------------------------------------
+
+
+def test_polling_pages_through_a_topic_with_after(auth_client):
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+    ids = [Event.objects.get(topic=topic).id, *record(topic, 4)]
+    client = auth_client(owner)
+    first = client.get("/api/v1/events", {"topics": topic, "limit": 3})
+    assert first.status_code == 200
+    body = first.json()
+    assert [e["id"] for e in body["events"]] == ids[:3] and body["has_more"] and body["last_id"] == ids[2]
+    assert set(body["events"][0]) == {"id", "type", "topic", "ts", "data"}
+    rest = client.get("/api/v1/events", {"topics": topic, "after": body["last_id"]}).json()
+    assert [e["id"] for e in rest["events"]] == ids[3:] and not rest["has_more"]
+    empty = client.get("/api/v1/events", {"topics": topic, "after": ids[-1]}).json()
+    assert empty == {"events": [], "last_id": ids[-1], "has_more": False}
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({}, 400, "INVALID_INPUT"),
+        ({"topics": "nothing:1"}, 400, "INVALID_INPUT"),
+        ({"topics": "project:1", "after": "-1"}, 400, "INVALID_INPUT"),
+        ({"topics": "project:1", "limit": "0"}, 400, "INVALID_INPUT"),
+        ({"topics": "user:999999"}, 403, "PERMISSION_DENIED"),
+    ],
+)
+def test_polling_refusals(auth_client, params, status, code):
+    response = auth_client(UserFactory()).get("/api/v1/events", params)
+    assert response.status_code == status and response.json()["error_code"] == code
+
+
+def test_polling_and_sse_need_a_logged_in_user(api_client):
+    for path in ("/api/v1/events", "/api/v1/events/stream"):
+        response = api_client.get(path, {"topics": "project:1"})
+        assert response.status_code == 401 and response.json()["error_code"] == "NOT_AUTHENTICATED"
+
+
+def test_the_wsgi_event_stream_replays_after_last_event_id_and_ends(auth_client):
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+    ids = record(topic, 3)
+    response = auth_client(owner).get(
+        "/api/v1/events/stream", {"topics": topic}, HTTP_LAST_EVENT_ID=str(ids[0]), HTTP_ACCEPT="text/event-stream"
+    )
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/event-stream")
+    text = response.content.decode()
+    assert text.startswith("retry: ")
+    assert [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")] == ids[1:]
+
+
+def test_prune_deletes_only_events_past_the_retention(settings):
+    from django.utils import timezone
+
+    from incubator.events.services import events_prune
+
+    settings.EVENTS_RETENTION_DAYS = 7
+    old, recent = record("project:1", 3), record("project:1", 2)
+    Event.objects.filter(id__in=old).update(created_at=timezone.now() - timedelta(days=8))
+    Event.objects.filter(id=recent[0]).update(created_at=timezone.now() - timedelta(days=6, hours=23))
+    assert events_prune(batch=2) == 3
+    assert list(Event.objects.filter(id__in=old + recent).values_list("id", flat=True)) == recent
+
+
+def test_replay_after_pruned_events_says_it_is_truncated():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+    ids = record(topic, 4)
+    Event.objects.filter(id__lte=ids[1]).delete()
+
+    async def talk():
+        ws = await authed(owner)
+        await subscribe(ws, [topic], since=ids[0] - 1)
+        truncated = await ws.receive_json_from()
+        assert truncated["type"] == "replay.truncated" and truncated["data"]["reason"] == "pruned"
+        assert [m["id"] for m in await events(ws, 2)] == ids[2:]
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_errors_follow_the_handshakes_accept_language():
+    async def talk():
+        ws = WebsocketCommunicator(application, "/ws/v1/stream", headers=[(b"accept-language", b"zh-CN,zh;q=0.9")])
+        assert (await ws.connect())[0]
+        await ws.send_json_to({"type": "subscribe", "topics": ["project:1"]})
+        data = await closed_with(ws, 4001)
+        assert data["message"] == '请先发送 {"type": "auth", "token": ...}。'
+
+    run(talk())
