@@ -102,9 +102,7 @@ def test_auth_message_then_subscribe_and_live_events_after_commit():
         ws = await authed(owner)
         await subscribe(ws, [f"project:{project.pk}"])
         assert await ws.receive_nothing(0.1)
-        await in_thread(
-            project_services.project_update, project=project, actor=owner, data={"description": "新的描述"}
-        )
+        await in_thread(project_services.project_update, project=project, actor=owner, data={"description": "新的描述"})
         [event] = await events(ws, 1)
         assert event["type"] == "project.updated" and event["topic"] == f"project:{project.pk}"
         assert set(event) == {"id", "type", "topic", "ts", "data"}
@@ -507,9 +505,7 @@ def test_applications_reach_their_deciders_and_the_applicant_not_the_public():
         await subscribe(mine, [f"user:{applicant.pk}"])
         await subscribe(public, [f"project:{project.pk}"])
         await visitor_cannot(public, f"applications:{project.pk}")
-        await in_thread(
-            project_services.application_submit, project=project, applicant=applicant, message="我想加入"
-        )
+        await in_thread(project_services.application_submit, project=project, applicant=applicant, message="我想加入")
         [seen] = await events(deciders, 1)
         [own] = await events(mine, 1)
         assert seen["type"] == own["type"] == "application.submitted" and seen["data"] == own["data"]
