@@ -112,6 +112,7 @@ bench: setup
 	$(BIN)/python bench/datasets_engines.py
 	$(BIN)/python bench/datasets.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/live.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

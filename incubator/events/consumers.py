@@ -8,10 +8,12 @@ account was deactivated, 4400 a malformed message, 4008 a client too slow to tak
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +41,15 @@ BEARER_PREFIX = "bearer."
 
 
 class StreamConsumer(JsonConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """channels closes stale database connections before every handler: a hop to the one shared sync
+        thread per message per socket, most of the server's time under fan-out (bench/live.py). The handlers
+        here reach the database only through database_sync_to_async, which does that itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.user: Any = None
         self.subscriber: Subscriber | None = None
@@ -63,12 +74,13 @@ class StreamConsumer(JsonConsumer):
     # Timers wake the consumer through its own channel, so their work runs in its dispatch, one message at a
     # time like everything else (granian ignores a close sent from another task).
 
-    async def _wake(self, delay: float, type_: str, *, repeat: bool = False) -> None:
+    async def _wake(self, delay: float, type_: str, *, repeat: bool = False, first: float | None = None) -> None:
+        await asyncio.sleep(delay if first is None else first)
         while True:
-            await asyncio.sleep(delay)
             await self.channel_layer.send(self.channel_name, {"type": type_})
             if not repeat:
                 return
+            await asyncio.sleep(delay)
 
     async def stream_deadline(self, message: dict[str, Any]) -> None:
         if self.user is None:
@@ -124,7 +136,9 @@ class StreamConsumer(JsonConsumer):
             deadline = self.timers.pop("auth", None)
             if deadline is not None:
                 deadline.cancel()
-            self._timer("heartbeat", self._wake(settings.EVENTS_STREAM_HEARTBEAT, "stream.tick", repeat=True))
+            # The first beat at a random point of the interval: sockets opened together do not check together.
+            beat = settings.EVENTS_STREAM_HEARTBEAT
+            self._timer("heartbeat", self._wake(beat, "stream.tick", repeat=True, first=random.uniform(0.2, 1) * beat))
         self.expires = expires
         self._timer("expiry", self._wake(max(0.0, expires - time.time()), "stream.expired"))
         await self.send_message("authenticated", {"user_id": user.pk, "expires_at": int(expires)})

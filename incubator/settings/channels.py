@@ -2,14 +2,26 @@
 Celery worker), else in-memory, where each web process tails the outbox table itself (EVENTS_TAIL)."""
 
 from .cache import REDIS_URL
-from .env import env_int
+from .env import env_int, env_str
 
 # A consumer's channel holds this many undelivered messages; past it channels_redis drops new ones for that
 # consumer without telling anyone. The stream notices the hole (each message names the previous event of its
 # topic) and fills it from the table, and a client that cannot keep up is closed with 4008 (docs/events.md).
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 
-if REDIS_URL:
+# "pubsub": one Redis subscription per process and topic, fanned out to the process's sockets in memory (a
+# group_send is one PUBLISH, whatever the number of listeners); "lists": channels_redis' default, one Redis list
+# per socket (a group_send pushes to each), with a capacity per socket.
+CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND") or "lists"
+
+if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "incubator"},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
