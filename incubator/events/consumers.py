@@ -7,13 +7,15 @@ account was deactivated, 4400 a malformed message, 4008 a client too slow to tak
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
+from collections import OrderedDict
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +40,21 @@ from .topics import user_control_group
 logger = logging.getLogger("incubator.websocket")
 
 BEARER_PREFIX = "bearer."
+_texts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+
+def encoded(message: dict[str, Any]) -> str:
+    """The JSON text of a message; an event's is made once per process for all its sockets (a fan-out to a
+    thousand sockets would otherwise encode the same event a thousand times)."""
+    if not isinstance(message.get("id"), int):
+        return json.dumps(message, ensure_ascii=False)
+    key = (message["id"], message.get("topic"), message.get("type"), message.get("ts"))
+    text = _texts.get(key)
+    if text is None:
+        text = _texts[key] = json.dumps(message, ensure_ascii=False)
+        if len(_texts) > 4096:
+            _texts.popitem(last=False)
+    return text
 
 
 class StreamConsumer(JsonConsumer):
@@ -113,7 +130,8 @@ class StreamConsumer(JsonConsumer):
         if self.closing:
             return
         try:
-            await asyncio.wait_for(self.send_json(message), settings.EVENTS_STREAM_SEND_TIMEOUT)
+            async with asyncio.timeout(settings.EVENTS_STREAM_SEND_TIMEOUT):
+                await self.send(text_data=encoded(message))
         except TimeoutError as exc:
             raise TooSlow() from exc
 

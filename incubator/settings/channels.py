@@ -12,7 +12,7 @@ CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 # "pubsub": one Redis subscription per process and topic, fanned out to the process's sockets in memory (a
 # group_send is one PUBLISH, whatever the number of listeners); "lists": channels_redis' default, one Redis list
 # per socket (a group_send pushes to each), with a capacity per socket.
-CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND") or "lists"
+CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND") or "pubsub"
 
 if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":
     CHANNEL_LAYERS = {

@@ -9,10 +9,11 @@ import json
 import os
 import socket
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.tests.factories import UserFactory
 from projects.tests.factories import make_project
@@ -88,6 +89,9 @@ def test_websocket_refusals_on_a_real_server(owner_and_topic):
 
     owner, topic = owner_and_topic
     stranger_token = access(UserFactory())
+    expired = AccessToken.for_user(owner)
+    expired.set_exp(lifetime=-timedelta(seconds=5))
+    expired_token = str(expired)
     with asgi_server("granian", EVENTS_STREAM_AUTH_TIMEOUT="1") as base:
         url = base.replace("http", "ws") + "/ws/v1/stream"
 
@@ -103,6 +107,11 @@ def test_websocket_refusals_on_a_real_server(owner_and_topic):
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await receive(ws)
                 assert closed.value.rcvd.code == 4001
+            async with websockets.connect(url, subprotocols=[f"bearer.{expired_token}"]) as ws:
+                assert (await receive(ws))["data"]["error_code"] == "TOKEN_EXPIRED"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await receive(ws)
+                assert closed.value.rcvd.code == 4001 and closed.value.rcvd.reason == "TOKEN_EXPIRED"
             async with websockets.connect(url, subprotocols=[f"bearer.{stranger_token}"]) as ws:
                 assert (await receive(ws))["type"] == "authenticated"
                 await ws.send(json.dumps({"type": "subscribe", "topics": [f"user:{owner.pk}"], "since": 0}))
