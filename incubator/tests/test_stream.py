@@ -615,3 +615,22 @@ def test_errors_follow_the_handshakes_accept_language():
         assert data["message"] == '请先发送 {"type": "auth", "token": ...}。'
 
     run(talk())
+
+
+def test_job_and_dataset_topics_follow_their_projects_visibility(fs_storage):
+    from aimodels import services as job_services
+    from aimodels.tests.factories import ready_version, spec
+    from incubator.events.topics import topics_readable
+
+    owner, member, stranger, admin = UserFactory(), UserFactory(), UserFactory(), UserFactory(is_staff=True)
+    project = make_project(owner, visibility="private")
+    add_member(project, "mentor", member)
+    version = ready_version(project, owner, rows=60)
+    job = job_services.job_create(project=project, version=version, actor=owner, data=spec())
+    topics = [f"job:{job.pk}", f"dataset:{version.dataset_id}", f"project:{project.pk}", f"applications:{project.pk}"]
+    assert topics_readable(owner, topics) == set(topics)
+    assert topics_readable(admin, topics) == set(topics)
+    assert topics_readable(member, topics) == set(topics[:3])  # a mentor reads, but does not decide applications
+    assert topics_readable(stranger, topics) == set()
+    Project.objects.filter(pk=project.pk).update(visibility="public")
+    assert topics_readable(stranger, topics) == set(topics[:3])
