@@ -81,21 +81,18 @@ class _Status(ApiError):
 async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = _headers(scope)
     cors = _cors(headers)
-    if scope["method"] == "OPTIONS":
-        allow = [(b"allow", b"GET, HEAD, OPTIONS"), (b"content-length", b"0")]
-        if cors:
-            allow += [
-                (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                (b"access-control-allow-headers", ALLOWED_HEADERS),
-                (b"access-control-max-age", b"86400"),
-            ]
+    preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+    if preflight and cors:  # a browser's CORS preflight carries no credentials (django-cors-headers does the same)
+        allow = [
+            (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+            (b"access-control-allow-headers", ALLOWED_HEADERS),
+            (b"access-control-max-age", b"86400"),
+            (b"content-length", b"0"),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": allow + cors})
         await send({"type": "http.response.body", "body": b""})
         return
-    if scope["method"] not in {"GET", "HEAD"}:
-        error = _Status(405, "METHOD_NOT_ALLOWED", _("Method not allowed."), method=scope["method"])
-        await _respond_error(send, scope, error, cors)
-        return
+    # As everywhere in the API: who is asking comes first (401), then whether the method exists (405).
     authorization = headers.get("authorization", "")
     if not authorization.lower().startswith("bearer "):
         error = _Status(401, "NOT_AUTHENTICATED", _("Authentication credentials were not provided."))
@@ -106,6 +103,15 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
         user, expires = await database_sync_to_async(stream_authenticate)(token)
     except StreamAuthError as exc:
         await _respond_error(send, scope, exc.error, cors)
+        return
+    if scope["method"] == "OPTIONS":
+        allow = [(b"allow", b"GET, HEAD, OPTIONS"), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 200, "headers": allow + cors})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if scope["method"] not in {"GET", "HEAD"}:
+        error = _Status(405, "METHOD_NOT_ALLOWED", _("Method not allowed."), method=scope["method"])
+        await _respond_error(send, scope, error, cors)
         return
     query = parse_qs(scope.get("query_string", b"").decode("latin1"))
     try:

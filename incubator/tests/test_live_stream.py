@@ -293,4 +293,11 @@ def test_sse_answers_cors_for_the_allowed_origins_only(owner_and_topic):
             f"{base}/api/v1/events/stream", params={"topics": topic}, headers={"Origin": "http://localhost:5173"}
         )
         assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "http://localhost:5173"
-        assert httpx.post(f"{base}/api/v1/events/stream").json()["error_code"] == "METHOD_NOT_ALLOWED"
+        # As everywhere in the API: credentials first (401), then the method (405); no preflight without both
+        # an allowed Origin and Access-Control-Request-Method.
+        assert httpx.post(f"{base}/api/v1/events/stream").json()["error_code"] == "NOT_AUTHENTICATED"
+        assert httpx.options(f"{base}/api/v1/events/stream").status_code == 401
+        headers = {"Authorization": f"Bearer {access(owner)}"}
+        assert httpx.post(f"{base}/api/v1/events/stream", headers=headers).json()["error_code"] == "METHOD_NOT_ALLOWED"
+        assert httpx.request("TRACE", f"{base}/api/v1/events/stream", headers=headers).status_code == 405
+        assert httpx.options(f"{base}/api/v1/events/stream", headers=headers).headers["allow"] == "GET, HEAD, OPTIONS"
