@@ -2,7 +2,7 @@
 
     python bench/live.py [--clients 1000] [--seconds 30] [--rate 20] [--b-rate RATE] [--warmup 3] [--rounds 1]
                          [--scenarios A,B] [--modes stream,bare[,layer]] [--client-processes 2]
-                         [--drain 10] [--drain-max 45] [--server granian|uvicorn] [--experiment-dispatch]
+                         [--drain 10] [--drain-max 45] [--server granian|uvicorn]
 
 Quick run: `python bench/live.py --clients 100 --seconds 5` (about a minute; the default, about 5 minutes).
 
@@ -45,8 +45,7 @@ the worst second, missing / out-of-order / duplicate counts, the server's CPU (t
 and the machine's CPU pressure (PSI: runnable tasks waiting for a CPU, on average) as a noise indicator.
 Goal (the issue): scenario A stream p99 < 250 ms with every event delivered. Writes bench/results/live.json; the
 server's output goes to var/bench/live/server.log (its warnings and errors, channels_redis's "over capacity" and
-the stream's "too slow" lines are counted). --experiment-dispatch is a diagnosis, never the default (see
-EXPERIMENT_APP below); its results go to bench/results/live-experiment-dispatch.json.
+the stream's "too slow" lines are counted).
 """
 
 import argparse
@@ -169,40 +168,10 @@ def _redis_cpu() -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-# An experiment (--experiment-dispatch), never the default: the server with StreamConsumer.dispatch replaced by
-# one without the `await aclose_old_connections()` that channels >= 4.2 runs before every handler. That call is
-# a hop to asgiref's one shared sync thread for every message of every consumer (each live event included),
-# though every database access of the stream already goes through database_sync_to_async, which closes old
-# connections itself.
-EXPERIMENT_APP = "bench.live:experiment_application"
-
-
-def __getattr__(name: str) -> Any:
-    if name != "experiment_application":
-        raise AttributeError(name)
-    from channels.consumer import get_handler_name
-
-    from incubator.asgi import application
-    from incubator.events.consumers import StreamConsumer
-
-    async def dispatch(self: Any, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    StreamConsumer.dispatch = dispatch
-    return application
-
-
 @contextlib.contextmanager
-def _server(
-    kind: str, env: dict[str, str], log: Path, experiment: bool = False
-) -> Iterator[tuple[int, subprocess.Popen]]:
+def _server(kind: str, env: dict[str, str], log: Path) -> Iterator[tuple[int, subprocess.Popen]]:
     port = free_port()
     command = server_command(kind, port)
-    if experiment:
-        command = [EXPERIMENT_APP if part == "incubator.asgi:application" else part for part in command]
     process = _spawn([*pin(0), *command], env, log)
     try:
         deadline = time.monotonic() + 60
@@ -970,7 +939,6 @@ def report(args: argparse.Namespace, results: dict[str, Any], server_log: dict[s
         f"{args.server}, 1 process on core 0, Redis channel layer ({REDIS}), PostgreSQL; clients "
         f"({args.client_processes} processes) and emitter on core 1; {args.seconds:g} s measured after "
         f"{args.warmup:g} s of warm-up; median of {args.rounds} round(s)"
-        f"{'; EXPERIMENT: StreamConsumer.dispatch without aclose_old_connections' if args.experiment_dispatch else ''}"
         ". Latency: receipt - commit (stream), "
         "receipt - group_send (bare, layer). 'layer': channels_redis alone, no server (its CPU in 'server')."
     )
@@ -1039,11 +1007,6 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=64)
     parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     parser.add_argument("--keep-database", action="store_true")
-    parser.add_argument(
-        "--experiment-dispatch",
-        action="store_true",
-        help="an experiment: StreamConsumer.dispatch without channels' per-message aclose_old_connections",
-    )
     parser.add_argument("--emit", help=argparse.SUPPRESS)
     parser.add_argument("--receive", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1102,7 +1065,7 @@ def main() -> None:
         one_topic = f"job:{jobs[0]}"
         many_topics = [f"job:{job}" for job in jobs[: args.clients]]
         runs: dict[str, list[dict[str, Any]]] = {f"{a} {b}": [] for a in scenarios for b in modes}
-        with _server(args.server, env, log, args.experiment_dispatch) as (port, server):
+        with _server(args.server, env, log) as (port, server):
             print(f"{args.server} on port {port}, pid {server.pid}; open-file limit {nofile}")
             phase_index = 0
             for round_ in range(args.rounds):
@@ -1141,7 +1104,7 @@ def main() -> None:
         print(f"command: {command}")
         print(f"total {elapsed / 60:.1f} min")
         write_results(
-            "live-experiment-dispatch" if args.experiment_dispatch else "live",
+            "live",
             {
                 "command": command,
                 "server": args.server,
@@ -1153,7 +1116,6 @@ def main() -> None:
                 "rounds": args.rounds,
                 "client_processes": args.client_processes,
                 "redis": REDIS,
-                "experiment_dispatch": args.experiment_dispatch,
                 "code": fingerprint,
                 "code_changed_during_run": _code_fingerprint() != fingerprint,
                 "database": DATABASE,

@@ -52,3 +52,15 @@ class StreamInternalError(ApiError):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     error_code = "INTERNAL_ERROR"
     default_detail = _("Internal server error.")
+
+
+class StreamNotAuthenticated(ApiError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    error_code = "NOT_AUTHENTICATED"
+    default_detail = _("Authentication credentials were not provided.")
+
+
+class StreamMethodNotAllowed(ApiError):
+    status_code = status.HTTP_405_METHOD_NOT_ALLOWED
+    error_code = "METHOD_NOT_ALLOWED"
+    default_detail = _("Method not allowed.")

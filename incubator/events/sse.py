@@ -19,14 +19,13 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 
 from incubator.errors import ApiError, InvalidInput
 from incubator.exceptions import error_body
 from incubator.websocket import scope_language, ws_message
 
 from .auth import StreamAuthError, stream_authenticate
-from .errors import TopicsForbidden, TopicsLost
+from .errors import StreamMethodNotAllowed, StreamNotAuthenticated, TopicsForbidden, TopicsLost
 from .stream import Refused, Subscriber, TooSlow, parse_since, parse_topics
 from .topics import user_control_group
 
@@ -70,14 +69,6 @@ async def _respond_error(send: Any, scope: dict[str, Any], error: ApiError, cors
     await send({"type": "http.response.body", "body": body})
 
 
-class _Status(ApiError):
-    """An error with the status and code given (the shared ones, without a class per status here)."""
-
-    def __init__(self, status_code: int, error_code: str, message: Any, **details: Any) -> None:
-        super().__init__(message, details=details)
-        self.status_code, self.error_code = status_code, error_code  # type: ignore[misc]
-
-
 async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = _headers(scope)
     cors = _cors(headers)
@@ -95,8 +86,7 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
     # As everywhere in the API: who is asking comes first (401), then whether the method exists (405).
     authorization = headers.get("authorization", "")
     if not authorization.lower().startswith("bearer "):
-        error = _Status(401, "NOT_AUTHENTICATED", _("Authentication credentials were not provided."))
-        await _respond_error(send, scope, error, cors)
+        await _respond_error(send, scope, StreamNotAuthenticated(), cors)
         return
     token = authorization[7:].strip()
     try:
@@ -110,7 +100,7 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
         await send({"type": "http.response.body", "body": b""})
         return
     if scope["method"] not in {"GET", "HEAD"}:
-        error = _Status(405, "METHOD_NOT_ALLOWED", _("Method not allowed."), method=scope["method"])
+        error = StreamMethodNotAllowed(details={"method": scope["method"]})
         await _respond_error(send, scope, error, cors)
         return
     query = parse_qs(scope.get("query_string", b"").decode("latin1"))
