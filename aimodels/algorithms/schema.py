@@ -11,12 +11,13 @@ numbers.
 """
 
 import copy
-import json
 from typing import Any
 
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
+from incubator.schemas import error_message as _message
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ROOT = "hyperparameters"
@@ -119,67 +120,6 @@ def _problems(error: ValidationError, schema: dict[str, Any]) -> list[tuple[tupl
         extra = sorted(str(key) for key in error.instance if key not in known)
         return [((*path, key), _("Unknown hyperparameter.")) for key in extra]
     return [(path, _message(error))]
-
-
-_TYPE_NAMES = {
-    "integer": lambda: _("an integer"),
-    "number": lambda: _("a number"),
-    "boolean": lambda: _("true or false"),
-    "string": lambda: _("a string"),
-    "array": lambda: _("a list"),
-    "object": lambda: _("an object"),
-    "null": lambda: _("null"),
-}
-
-
-def _kinds(types: str | list[str]) -> list[str]:
-    return [_TYPE_NAMES[kind]() for kind in ([types] if isinstance(types, str) else types)]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _either(parts: list[str]) -> str:
-    if len(parts) == 1:
-        return parts[0]
-    return _("%(some)s or %(last)s") % {"some": ", ".join(parts[:-1]), "last": parts[-1]}
-
-
-def _message(error: ValidationError) -> str:
-    keyword, limit = error.validator, error.validator_value
-    if keyword == "type":
-        return _("Must be %(kinds)s.") % {"kinds": _either(_kinds(limit))}
-    if keyword == "minimum":
-        return _("Must be at least %(limit)s.") % {"limit": _json(limit)}
-    if keyword == "maximum":
-        return _("Must be at most %(limit)s.") % {"limit": _json(limit)}
-    if keyword == "exclusiveMinimum":
-        return _("Must be greater than %(limit)s.") % {"limit": _json(limit)}
-    if keyword == "exclusiveMaximum":
-        return _("Must be less than %(limit)s.") % {"limit": _json(limit)}
-    if keyword in ("enum", "const"):
-        choices = limit if keyword == "enum" else [limit]
-        return _("Must be one of %(choices)s.") % {"choices": ", ".join(_json(choice) for choice in choices)}
-    if keyword == "minItems":
-        return _("Must have at least %(limit)s items.") % {"limit": limit}
-    if keyword == "maxItems":
-        return _("Must have at most %(limit)s items.") % {"limit": limit}
-    if keyword in ("anyOf", "oneOf"):
-        # A branch of the value's own type that still failed says the most (e.g. a number out of range).
-        specific = [sub for sub in error.context or [] if sub.validator not in ("type", "enum", "const")]
-        if specific:
-            return _message(min(specific, key=lambda sub: sub.schema_path[0] if sub.schema_path else 0))
-        parts: list[str] = []
-        for branch in limit:
-            if "enum" in branch:
-                parts.extend(_json(value) for value in branch["enum"])
-            elif "const" in branch:
-                parts.append(_json(branch["const"]))
-            elif "type" in branch:
-                parts.extend(_kinds(branch["type"]))
-        return _("Must be %(kinds)s.") % {"kinds": _either(parts)}
-    return error.message  # a keyword our schemas do not use: jsonschema's own (English) text
 
 
 def _types(spec: dict[str, Any]) -> set[str]:
