@@ -19,7 +19,9 @@ COVERAGE ?= --cov --cov-report=term
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
 TYPED := $(wildcard */services.py */selectors.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py \
 	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py) \
-	aimodels/inference.py aimodels/tasks.py aimodels/signals.py $(wildcard aimodels/engine/*.py aimodels/algorithms/*.py))
+	aimodels/inference.py aimodels/tasks.py aimodels/signals.py $(wildcard aimodels/engine/*.py aimodels/algorithms/*.py) \
+	schema_registry/compat.py schema_registry/plan.py schema_registry/declarations.py schema_registry/tasks.py \
+	schema_registry/introspection.py incubator/schemas.py)
 
 .PHONY: run test mutation setup migrate sandbox serve worker beat lint format typecheck checks bench clean
 
@@ -102,6 +104,10 @@ format: setup
 checks: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	@# The deploy stage's two steps (.gitlab-ci.yml), on a fresh database.
+	tmp=$$(mktemp -d) && export DATABASE_URL=sqlite:///$$tmp/deploy.sqlite3 && \
+		$(BIN)/python manage.py migrate --no-input -v 0 && \
+		$(BIN)/python manage.py migrate_documents --pending --no-progress; rc=$$?; rm -rf $$tmp; exit $$rc
 	DJANGO_SETTINGS_MODULE=incubator.settings.production DEBUG=0 ALLOWED_HOSTS=incubator.example.com \
 		SECRET_KEY=ci-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING

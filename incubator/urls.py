@@ -22,6 +22,8 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("datasets.api.urls")),
     path("", include("aimodels.api.urls")),
+    path("", include("schema_registry.api.urls")),
+    path("", include("schema_registry.api.database")),
     path("events", EventListView.as_view(), name="event-list"),
     path("events/stream", EventStreamView.as_view(), name="event-stream"),
     path("health", LivenessView.as_view(), name="health"),

@@ -42,6 +42,13 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "job.status": ("job", "A job was queued, started, succeeded, failed or was cancelled."),
     "job.progress": ("job", "A job's progress (0 to 100) and stage, about once a second while it runs."),
     "job.metric": ("job", "New points of a job's learning curves (loss, accuracy... per step)."),
+    # Document migrations of the schema registry: topic schema_migration:{id}, readable by platform admins
+    "schema_migration.status": (
+        "schema_migration",
+        "A document migration was created, started, finished, failed, "
+        "was aborted by its threshold, or began or finished a rollback.",
+    ),
+    "schema_migration.progress": ("schema_migration", "A batch of a migration (or of its rollback) was committed."),
     # Users: topic user:{id}, readable by that user and platform admins
     "user.created": ("user", "An account was created by an admin."),
     "user.updated": ("user", "An admin changed the account; `changed` names the fields (password included)."),

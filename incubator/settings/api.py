@@ -110,6 +110,16 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "models", "description": "The model registry: models, versions, stages, predictions"},
         {
+            "name": "schemas",
+            "description": "The schema registry: the JSON Schemas forms validate with (GET /schema), their "
+            "versions and compatibility (docs/schema-registry.md)",
+        },
+        {
+            "name": "schema migrations",
+            "description": "Moving stored documents to a new schema version: dry run, run, log, rollback",
+        },
+        {"name": "admin", "description": "Platform admins: the database's tables and Django migrations"},
+        {
             "name": "events",
             "description": "The live stream without a WebSocket: Server-Sent Events and polling (docs/events.md)",
         },

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "projects",
     "datasets",
     "aimodels",
+    "schema_registry",
 ]
 
 MIDDLEWARE = [
