@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from incubator.admin import apply_each, error_messages
-from incubator.errors import ApiError
+from incubator.errors import ApiError, InvalidInput
 
 from . import services
 from .errors import AccountConflict
@@ -52,7 +52,17 @@ class UserAddForm(EmailUniqueMixin, AdminUserCreationForm):
 
 
 class UserEditForm(EmailUniqueMixin, UserChangeForm):
-    pass
+    def clean_profile(self) -> Any:
+        # The same check the service makes, shown on the field instead of failing the save.
+        profile = self.cleaned_data.get("profile")
+        profile = {} if profile is None else profile
+        if self.instance.pk is not None and not self.fields["profile"].has_changed(self.instance.profile, profile):
+            return profile  # unchanged (as JSON): it keeps the version it was written under, as in the service
+        try:
+            services.profile_validate(profile)
+        except InvalidInput as exc:
+            raise forms.ValidationError(error_messages(exc)) from exc
+        return profile
 
 
 class PasswordSetForm(AdminPasswordChangeForm):
@@ -77,10 +87,13 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_staff", "is_superuser", "is_active", "locale", "date_joined")
     search_fields = ("username", "email", "display_name")
     ordering = ("-date_joined",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "schema_version")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Incubator profile"), {"fields": ("display_name", "avatar_url", "bio", "locale", "role")}),
+        (
+            _("Incubator profile"),
+            {"fields": ("display_name", "avatar_url", "bio", "profile", "schema_version", "locale", "role")},
+        ),
     )
     add_fieldsets = (
         (

@@ -13,6 +13,14 @@ class AccountsConfig(AppConfig):
 
         topic_kind_register("user", user_topic_readable)  # who may read `user:{id}` on the live stream
 
+        from schema_registry.declarations import Documents, subject_declare
+
+        subject_declare(
+            "user.profile",
+            description="A user's free-form profile fields (the `profile` object of the account API).",
+            documents=Documents("accounts.User", "profile"),
+        )
+
         from django.contrib import admin
 
         from .forms import AdminLoginForm

@@ -30,6 +30,10 @@ class User(AbstractUser):
     # Every token carries the generation it was issued under; raising it (password change, an admin ending
     # every session) makes all earlier tokens invalid at once, access tokens included (accounts.tokens).
     token_generation = models.PositiveIntegerField(_("token generation"), default=0, editable=False)
+    # The profile's free-form fields, validated against the schema registry's `user.profile`; schema_version is
+    # the version of that subject it was written under.
+    profile = models.JSONField(_("profile fields"), default=dict, blank=True)
+    schema_version = models.PositiveSmallIntegerField(_("schema version"), default=1)
 
     objects = UserManager()
 

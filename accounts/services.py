@@ -17,8 +17,10 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from incubator.batch import count_and_read
 from incubator.errors import InvalidInput, TooManyAttempts
 from incubator.events.services import event_record
+from incubator.schemas import json_equal
 from incubator.throttling import incr_window
 from incubator.validation import model_clean
+from schema_registry.services import document_validate
 
 from .errors import AccountConflict, InvalidCredentials, TokenInvalid, WrongPassword
 from .models import User
@@ -112,13 +114,29 @@ def user_login(*, identifier: str, password: str, address: str) -> tuple[User, R
     return user, refresh
 
 
+# What a user may change of their own account (PATCH /users/me).
+PROFILE_FIELDS = ("display_name", "avatar_url", "bio", "locale")
+
+
+def profile_validate(profile: Any) -> int:
+    """The `user.profile` schema version the object fits (InvalidInput naming each JSON path otherwise)."""
+    return document_validate(subject="user.profile", document=profile, field="profile")
+
+
 @transaction.atomic
 def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
-    for field in ("display_name", "avatar_url", "bio", "locale"):
+    """Change PROFILE_FIELDS and the `profile` object; a changed profile is validated against `user.profile` and
+    stamped with its current version, an unchanged one keeps the version it was written under."""
+    fields = [f for f in PROFILE_FIELDS if f in data]
+    if "profile" in data and not json_equal(user.profile, data["profile"]):
+        user.schema_version = profile_validate(data["profile"])  # before anything of `user` changes
+        user.profile = data["profile"]
+        fields += ["profile", "schema_version"]
+    for field in PROFILE_FIELDS:
         if field in data:
             setattr(user, field, data[field])
     model_clean(user, exclude=["password"])
-    user.save(update_fields=[f for f in ("display_name", "avatar_url", "bio", "locale") if f in data])
+    user.save(update_fields=fields)
     return user
 
 
@@ -193,6 +211,7 @@ USER_ADMIN_FIELDS = (
     "display_name",
     "avatar_url",
     "bio",
+    "profile",
     "locale",
     "role",
     "is_active",
@@ -277,10 +296,16 @@ def user_create(
 
 @transaction.atomic
 def user_update(*, user: User, actor: User, data: dict[str, Any]) -> User:
-    """Change what USER_ADMIN_FIELDS and USER_ADMIN_RELATIONS name; a deactivated account is logged out
-    everywhere."""
+    """Change what USER_ADMIN_FIELDS and USER_ADMIN_RELATIONS name (a changed `profile` validated against
+    `user.profile` and stamped with its current version); a deactivated account is logged out everywhere."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    changed = [f for f in USER_ADMIN_FIELDS if f in data and getattr(user, f) != data[f]]
+    changed = [
+        f
+        for f in USER_ADMIN_FIELDS
+        if f in data and (not json_equal(getattr(user, f), data[f]) if f == "profile" else getattr(user, f) != data[f])
+    ]
+    if "profile" in changed:
+        user.schema_version = profile_validate(data["profile"])
     for field in changed:
         setattr(user, field, data[field])
     relations = [
@@ -297,7 +322,7 @@ def user_update(*, user: User, actor: User, data: dict[str, Any]) -> User:
     if changed:
         try:
             with transaction.atomic():
-                user.save(update_fields=changed)
+                user.save(update_fields=[*changed, "schema_version"] if "profile" in changed else changed)
         except IntegrityError as exc:  # a concurrent change took the email or username
             raise AccountConflict() from exc
     for relation in relations:

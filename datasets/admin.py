@@ -1,6 +1,6 @@
-"""Django admin for datasets: names and descriptions are edited through datasets.services, versions are shown
-with their status, lineage and profile, and deleted (files too) through the services; files are uploaded
-through the API, which checks them."""
+"""Django admin for datasets: names, descriptions and metadata are edited through datasets.services (the
+metadata checked against its schema on the form), versions are shown with their status, lineage and profile,
+and deleted (files too) through the services; files are uploaded through the API, which checks them."""
 
 from typing import Any
 
@@ -12,7 +12,8 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, delete_selected
+from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, delete_selected, error_messages
+from incubator.errors import InvalidInput
 
 from . import services
 from .models import Dataset, DatasetUpload, DatasetVersion
@@ -21,10 +22,22 @@ from .models import Dataset, DatasetUpload, DatasetVersion
 class DatasetAdminForm(forms.ModelForm):
     class Meta:
         model = Dataset
-        fields = ("project", "name", "description")
+        fields = ("project", "name", "description", "metadata")
 
     def clean_description(self) -> str:
         return self.cleaned_data["description"].replace("\r\n", "\n")
+
+    def clean_metadata(self) -> Any:
+        # The same check the service makes, shown on the field instead of failing the save.
+        metadata = self.cleaned_data.get("metadata")
+        metadata = {} if metadata is None else metadata
+        if self.instance.pk is not None and not self.fields["metadata"].has_changed(self.instance.metadata, metadata):
+            return metadata  # unchanged (as JSON): it keeps the version it was written under, as in the service
+        try:
+            services.metadata_validate(metadata)
+        except InvalidInput as exc:
+            raise forms.ValidationError(error_messages(exc)) from exc
+        return metadata
 
 
 class VersionInline(admin.TabularInline):
@@ -52,7 +65,7 @@ class DatasetAdmin(ServiceAdmin):
     search_fields = ("name", "description", "project__name")
     list_select_related = ("project", "latest_version", "created_by")
     autocomplete_fields = ["project"]
-    readonly_fields = ("version_count", "created_by", "created_at", "updated_at")
+    readonly_fields = ("version_count", "schema_version", "created_by", "created_at", "updated_at")
     inlines = [VersionInline]
     actions = [delete_selected]
     list_per_page = 50
@@ -67,7 +80,7 @@ class DatasetAdmin(ServiceAdmin):
         return (*self.readonly_fields, "project") if obj is not None else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Dataset, form: forms.ModelForm, change: bool) -> None:
-        data = {f: form.cleaned_data[f] for f in services.DATASET_FIELDS if f in form.cleaned_data}
+        data = {f: form.cleaned_data[f] for f in (*services.DATASET_FIELDS, "metadata") if f in form.cleaned_data}
         if change:
             saved = services.dataset_update(dataset=obj, actor=request.user, data=data)
         else:

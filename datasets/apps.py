@@ -13,6 +13,14 @@ class DatasetsConfig(AppConfig):
 
         topic_kind_register("dataset", dataset_topic_readable)  # who may read `dataset:{id}` on the live stream
 
+        from schema_registry.declarations import Documents, subject_declare
+
+        subject_declare(
+            "dataset.metadata",
+            description="A dataset's descriptive metadata (the `metadata` object of the dataset API).",
+            documents=Documents("datasets.Dataset", "metadata"),
+        )
+
         import os
 
         from django.conf import settings

@@ -44,6 +44,10 @@ class Dataset(models.Model):
     version_count = models.PositiveIntegerField(_("version count"), default=0, editable=False)
     # Lower-cased name and description: what search matches.
     search_text = models.TextField(_("search text"), editable=False, default="")
+    # Descriptive fields (source, licence...) validated against the schema registry's `dataset.metadata`;
+    # schema_version is the version of that subject it was written under.
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    schema_version = models.PositiveSmallIntegerField(_("schema version"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -31,8 +31,10 @@ from accounts.models import User
 from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
 from incubator.generations import generation_bump
+from incubator.schemas import json_equal
 from incubator.validation import model_clean
 from projects.models import Project
+from schema_registry.services import document_validate
 
 from . import storage
 from .engine import errors as engine_errors
@@ -232,6 +234,11 @@ def _stored(*names: str) -> Iterator[None]:
 # --- datasets -----------------------------------------------------------------------------------------------
 
 
+def metadata_validate(metadata: Any) -> int:
+    """The `dataset.metadata` schema version the object fits (InvalidInput naming each JSON path otherwise)."""
+    return document_validate(subject="dataset.metadata", document=metadata, field="metadata")
+
+
 def _dataset_save(dataset: Dataset) -> None:
     dataset.search_text = _search_text(dataset)
     model_clean(dataset, unique=False)
@@ -280,10 +287,14 @@ def _version_from_received(
 
 def dataset_create(*, project: Project, actor: User, data: dict[str, Any], upload: Any = None) -> Dataset:
     """A dataset in the project and, with a file, its version 1 (processing until the conversion task runs).
-    The file is checked and stored before the rows are written, and deleted if they cannot be."""
+    The metadata is validated first (`dataset.metadata`, whose current version the dataset is stamped with);
+    the file is checked and stored before the rows are written, and deleted if they cannot be."""
+    metadata = data.get("metadata", {})
+    schema_version = metadata_validate(metadata)
     received = file_receive(upload=upload) if upload is not None else None
     with _stored(*([received.name] if received else [])), transaction.atomic():
         dataset = Dataset(project=project, created_by=actor, **{f: data[f] for f in DATASET_FIELDS if f in data})
+        dataset.metadata, dataset.schema_version = metadata, schema_version
         _dataset_save(dataset)
         _dataset_event("dataset.created", dataset, actor_id=actor.id)
         if received is not None:
@@ -296,6 +307,10 @@ def dataset_create(*, project: Project, actor: User, data: dict[str, Any], uploa
 def dataset_update(*, dataset: Dataset, actor: User, data: dict[str, Any]) -> Dataset:
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     changed = [f for f in DATASET_FIELDS if f in data and getattr(dataset, f) != data[f]]
+    if "metadata" in data and not json_equal(dataset.metadata, data["metadata"]):
+        # Stamped with the version it fits now; an unchanged object keeps the version it was written under.
+        dataset.schema_version = metadata_validate(data["metadata"])
+        changed.append("metadata")
     if not changed:
         return dataset
     for field in changed:

@@ -44,7 +44,7 @@ class ProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ("name", "description", "video_url", "status", "visibility", "owner", "tags")
+        fields = ("name", "description", "video_url", "status", "visibility", "owner", "tags", "extra")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +60,18 @@ class ProjectAdminForm(forms.ModelForm):
             return services.tags_normalize(TAG_SEPARATORS.split(self.cleaned_data["tags"]))
         except InvalidInput as exc:
             raise forms.ValidationError(error_messages(exc)) from exc
+
+    def clean_extra(self) -> Any:
+        # The same check the service makes, shown on the field instead of failing the save.
+        extra = self.cleaned_data.get("extra")
+        extra = {} if extra is None else extra
+        if self.instance.pk is not None and not self.fields["extra"].has_changed(self.instance.extra, extra):
+            return extra  # unchanged (as JSON): it keeps the version it was written under, as in the service
+        try:
+            services.extra_validate(extra)
+        except InvalidInput as exc:
+            raise forms.ValidationError(error_messages(exc)) from exc
+        return extra
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -123,6 +135,7 @@ class ProjectAdmin(ServiceAdmin):
         "visibility",
         "owner",
         "tags",
+        "extra",
         "member_count",
         "schema_version",
         "created_at",
@@ -148,7 +161,7 @@ class ProjectAdmin(ServiceAdmin):
         return f"{shown} +{len(obj.tags) - TAGS_SHOWN}" if len(obj.tags) > TAGS_SHOWN else shown
 
     def save_model(self, request: HttpRequest, obj: Project, form: forms.ModelForm, change: bool) -> None:
-        data = {f: form.cleaned_data[f] for f in (*services.PROJECT_FIELDS, "tags") if f in form.cleaned_data}
+        data = {f: form.cleaned_data[f] for f in (*services.PROJECT_FIELDS, "tags", "extra") if f in form.cleaned_data}
         if change:
             saved = services.project_update(project=obj, actor=request.user, data=data)
         else:

@@ -32,6 +32,9 @@ class Project(models.Model):
     member_count = models.PositiveIntegerField(_("member count"), default=1)
     # Lower-cased name, description and tags: what search matches (trigram-indexed on PostgreSQL).
     search_text = models.TextField(_("search text"), editable=False, default="")
+    # Free-form fields the incubator's forms add, validated against the schema registry's `project.extra`;
+    # schema_version is the version of that subject it was written under.
+    extra = models.JSONField(_("extra"), default=dict, blank=True)
     schema_version = models.PositiveSmallIntegerField(_("schema version"), default=CURRENT_SCHEMA_VERSION)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

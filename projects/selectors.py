@@ -26,6 +26,7 @@ class ProjectRow(NamedTuple):
     visibility: str
     tags: list[str]
     member_count: int
+    extra: dict[str, Any]
     schema_version: int
     created_at: datetime
     updated_at: datetime

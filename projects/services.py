@@ -11,7 +11,9 @@ from accounts.models import User
 from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
 from incubator.generations import generation_bump
+from incubator.schemas import json_equal
 from incubator.validation import model_clean
+from schema_registry.services import document_validate
 
 from .access import access_require, project_access
 from .errors import (
@@ -80,6 +82,11 @@ def _tags_resolve(names: list[str]) -> list[Tag]:
     return tags
 
 
+def extra_validate(extra: Any) -> int:
+    """The `project.extra` schema version the object fits (InvalidInput naming each JSON path otherwise)."""
+    return document_validate(subject="project.extra", document=extra, field="extra")
+
+
 def _search_text(project: Project) -> str:
     return " ".join(" ".join([project.name, " ".join(project.tags), project.description]).split()).casefold()
 
@@ -109,6 +116,8 @@ def _project_payload(project: Project) -> dict[str, Any]:
 def project_create(*, owner: User, data: dict[str, Any], actor: User | None = None) -> Project:
     """A project with its owner as its first member; `actor`: who made it, when not the owner (an admin)."""
     project = Project(owner=owner, **{f: data[f] for f in PROJECT_FIELDS if f in data})
+    project.extra = data.get("extra", {})
+    project.schema_version = extra_validate(project.extra)
     tags = _tags_resolve(tags_normalize(data.get("tags", [])))
     project.tags = [tag.name for tag in tags]
     project.search_text = _search_text(project)
@@ -140,6 +149,10 @@ def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Pr
             project.tags = [tag.name for tag in tags]
             _link_tags(project, tags)
             changed.append("tags")
+    if "extra" in data and not json_equal(data["extra"], project.extra):
+        project.schema_version = extra_validate(data["extra"])
+        project.extra = data["extra"]
+        changed.append("extra")
     if not changed:
         return project
     project.search_text = _search_text(project)

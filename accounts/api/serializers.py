@@ -28,6 +28,14 @@ class UserSerializer(UserPublicSerializer):
 
     email = serializers.EmailField(read_only=True)
     bio = serializers.CharField(read_only=True)
+    profile = serializers.DictField(
+        read_only=True,
+        help_text="Free-form profile fields, valid against the current `user.profile` schema of GET /schema when "
+        "written.",
+    )
+    schema_version = serializers.IntegerField(
+        read_only=True, help_text="The version of the `user.profile` schema the profile was written under."
+    )
     locale = serializers.ChoiceField(choices=User.Locale.choices, read_only=True)
     role = serializers.CharField(source="platform_role", read_only=True, help_text="member, mentor or admin")
     date_joined = serializers.DateTimeField(read_only=True)
@@ -167,6 +175,13 @@ class ProfileInputSerializer(serializers.Serializer):
     display_name = StrictCharField(max_length=100, required=False, allow_blank=True)
     avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     bio = StrictCharField(max_length=2000, required=False, allow_blank=True)
+    profile = serializers.JSONField(
+        required=False,
+        help_text=(
+            "A JSON object replacing the profile's free-form fields, validated against the current `user.profile` "
+            "schema (GET /schema): a 400 names the JSON path of each error, e.g. `profile.company`."
+        ),
+    )
     locale = serializers.ChoiceField(choices=User.Locale.choices, required=False)
 
     def validate_avatar_url(self, value: str) -> str:

@@ -129,8 +129,8 @@ class MeView(APIView):
         responses={200: UserSerializer},
         summary="The logged-in user",
         description=(
-            "The account of the caller of the Bearer access token, email and locale included. Without a token "
-            "the answer is a 401 NOT_AUTHENTICATED; with an expired or invalid one, a 401 TOKEN_INVALID."
+            "The account of the caller of the Bearer access token, email, locale and profile included. Without a "
+            "token the answer is a 401 NOT_AUTHENTICATED; with an expired or invalid one, a 401 TOKEN_INVALID."
         ),
     )
     def get(self, request: Request) -> Response:
@@ -142,9 +142,11 @@ class MeView(APIView):
         responses={200: UserSerializer},
         summary="Update my profile",
         description=(
-            "Changes any of `display_name`, `avatar_url` (http or https only), `bio` and `locale` (`zh-hans` or "
-            "`en`) of the logged-in user; fields left out keep their values. The answer is the updated user. A "
-            "bad value is a 400 INVALID_INPUT naming the field in `details.field`."
+            "Changes any of `display_name`, `avatar_url` (http or https only), `bio`, `locale` (`zh-hans` or "
+            "`en`) and `profile` of the logged-in user; fields left out keep their values. The answer is the "
+            "updated user. A bad value is a 400 INVALID_INPUT naming the field in `details.field`. `profile` "
+            "replaces the whole object and must fit the current `user.profile` schema of GET /schema (its "
+            "`schema_version` follows); `details.field` then names the JSON path, e.g. `profile.company`."
         ),
     )
     def patch(self, request: Request) -> Response:

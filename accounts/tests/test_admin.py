@@ -110,6 +110,45 @@ def test_change_goes_through_the_service(admin_client, admin_user, api_client):
     assert len(user_events(user, "user.updated")) == 1  # an unchanged form writes nothing
 
 
+def test_the_profile_is_changed_through_the_service_and_checked_on_the_field(admin_client, admin_user):
+    from schema_registry.selectors import subject_get
+    from schema_registry.services import schema_version_register, subject_update
+
+    user = UserFactory()
+    url = f"{USERS}{user.pk}/change/"
+    data = form_data(admin_client.get(url))
+    assert data["profile"] == "{}"
+    data["profile"] = '{"company": 1}'
+    assert admin_client.post(url, data).status_code == 302
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({"company": 1}, 1)
+    (event,) = user_events(user, "user.updated")
+    assert event.payload["changed"] == ["profile"]
+
+    subject = subject_update(subject=subject_get(name="user.profile"), actor=admin_user, data={"compatibility": "NONE"})
+    schema = {"type": "object", "properties": {"company": {"type": "string"}}}
+    schema_version_register(subject=subject, schema=schema, actor=admin_user)
+    for bad in ('{"company": 2}', '"协和"'):
+        data = form_data(admin_client.get(url))
+        data.update({"profile": bad, "display_name": "新名字"})
+        response = admin_client.post(url, data)
+        assert response.status_code == 200, bad
+        errors = response.context["adminform"].form.errors
+        assert list(errors) == ["profile"] and errors["profile"], bad
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({"company": 1}, 1) and user.display_name != "新名字"
+    # Saved unchanged (though version 2 would refuse it), it keeps its version and writes nothing; changed to fit,
+    # it is stamped with version 2.
+    assert admin_client.post(url, form_data(admin_client.get(url))).status_code == 302
+    user.refresh_from_db()
+    assert user.schema_version == 1 and len(user_events(user, "user.updated")) == 1
+    data = form_data(admin_client.get(url))
+    data["profile"] = '{"company": "协和"}'
+    assert admin_client.post(url, data).status_code == 302
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({"company": "协和"}, 2)
+
+
 def test_deactivating_ends_every_session(admin_client, api_client):
     user = UserFactory()
     token = login(api_client, user).json()["refresh"]

@@ -238,6 +238,40 @@ def test_update_profile_bio_too_long_is_invalid_input(user):
     expect_error(InvalidInput, "INVALID_INPUT", services.user_update_profile, user=user, data={"bio": "长" * 2001})
 
 
+def stricter_profile(actor: User) -> None:
+    """Version 2 of `user.profile`, where `company` is a string (the subject set to NONE: BACKWARD refuses it)."""
+    from schema_registry.selectors import subject_get
+    from schema_registry.services import schema_version_register, subject_update
+
+    subject = subject_update(subject=subject_get(name="user.profile"), actor=actor, data={"compatibility": "NONE"})
+    schema_version_register(
+        subject=subject, schema={"type": "object", "properties": {"company": {"type": "string"}}}, actor=actor
+    )
+
+
+def test_update_profile_validates_and_stamps_the_profile(user):
+    services.user_update_profile(user=user, data={"profile": {"company": 1, "城市": "北京"}})
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({"company": 1, "城市": "北京"}, 1)
+    stricter_profile(UserFactory(is_staff=True))
+    error = expect_error(
+        InvalidInput, "INVALID_INPUT", services.user_update_profile, user=user, data={"profile": {"company": 2}}
+    )
+    assert error.details["field"] == "profile.company" and list(error.details["errors"]) == ["profile.company"]
+    expect_error(InvalidInput, "INVALID_INPUT", services.user_update_profile, user=user, data={"profile": [1]})
+    # Unchanged: not checked again, not stamped again.
+    services.user_update_profile(user=user, data={"profile": {"company": 1, "城市": "北京"}, "bio": "简介"})
+    user.refresh_from_db()
+    assert (user.schema_version, user.bio) == (1, "简介")
+    services.user_update_profile(user=user, data={"profile": {"company": "协和"}})
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({"company": "协和"}, 2)
+    services.user_update_profile(user=user, data={"profile": {"company": "协和", "verified": 1}})
+    services.user_update_profile(user=user, data={"profile": {"company": "协和", "verified": True}})
+    user.refresh_from_db()
+    assert user.profile["verified"] is True  # 1 == True in Python, not in JSON
+
+
 def test_change_password_ends_every_session(user):
     _, first = login(user.email)
     _, second = login(user.username)
@@ -440,6 +474,30 @@ def test_user_update_refuses_bad_values(admin, user):
     )
     assert error.details["field"] == "email"
     assert not user.groups.exists()
+
+
+def test_user_update_validates_and_stamps_the_profile(admin, user):
+    stricter_profile(admin)
+    error = expect_error(
+        InvalidInput,
+        "INVALID_INPUT",
+        services.user_update,
+        user=user,
+        actor=admin,
+        data={"display_name": "新名字", "profile": {"company": 1}},
+    )
+    assert error.details["field"] == "profile.company"
+    services.user_update(user=user, actor=admin, data={"display_name": "新名字", "profile": {"company": "协和"}})
+    user.refresh_from_db()
+    assert (user.display_name, user.profile, user.schema_version) == ("新名字", {"company": "协和"}, 2)
+    assert the_event("user.updated").payload["changed"] == ["display_name", "profile"]
+    services.user_update(user=user, actor=admin, data={"profile": {"company": "协和"}})  # unchanged
+    assert Event.objects.filter(type="user.updated").count() == 1
+    # 1 and true are equal in Python, not in JSON: the change is made (and checked).
+    User.objects.filter(pk=user.pk).update(profile={"verified": 1})
+    services.user_update(user=user, actor=admin, data={"profile": {"verified": True}})
+    user.refresh_from_db()
+    assert user.profile["verified"] is True and Event.objects.filter(type="user.updated").count() == 2
 
 
 def test_user_update_to_a_taken_email_is_a_conflict(admin, user):

@@ -107,6 +107,12 @@ class DatasetSerializer(serializers.Serializer):
     description = serializers.CharField()
     version_count = serializers.IntegerField()
     latest_version = LatestVersionSerializer(allow_null=True, help_text="The newest version, whatever its status.")
+    metadata = serializers.DictField(
+        help_text="Descriptive fields, valid against the current `dataset.metadata` schema of GET /schema when written."
+    )
+    schema_version = serializers.IntegerField(
+        help_text="The version of the `dataset.metadata` schema the metadata was written under."
+    )
     created_by = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -132,6 +138,8 @@ def dataset_representation(dataset: Dataset) -> dict[str, Any]:
         "description": dataset.description,
         "version_count": dataset.version_count,
         "latest_version": summary,
+        "metadata": dataset.metadata,
+        "schema_version": dataset.schema_version,
         "created_by": dataset.created_by_id,
         "created_at": dataset.created_at,
         "updated_at": dataset.updated_at,
@@ -185,10 +193,29 @@ class UploadSerializer(serializers.Serializer):
 # --- input --------------------------------------------------------------------------------------------------
 
 
+class MetadataField(serializers.JSONField):
+    """Any JSON value in a JSON body; in a form (multipart), the JSON text of one, which DRF parses (NaN refused)
+    but whose nesting too deep to decode would be a 500: a 400 here, as the JSON parser makes it. Whether it is
+    an object, and fits the schema, is for datasets.services to say."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except RecursionError:
+            self.fail("invalid")
+
+
+METADATA_HELP = (
+    "A JSON object validated against the current `dataset.metadata` schema (GET /schema): a 400 names the JSON "
+    "path of each error, e.g. `metadata.source`. In a multipart form, the object as a JSON string."
+)
+
+
 class DatasetCreateInputSerializer(serializers.Serializer):
     project = ExampleIdField(help_text="The project the dataset belongs to; its owner and maintainers may add data.")
     name = StrictCharField(max_length=200)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True)
+    metadata = MetadataField(required=False, help_text=METADATA_HELP)
     file = serializers.FileField(
         required=False,
         allow_empty_file=False,
@@ -200,6 +227,13 @@ class DatasetCreateInputSerializer(serializers.Serializer):
 class DatasetUpdateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True)
+    metadata = MetadataField(
+        required=False,
+        help_text=(
+            "A JSON object replacing the metadata, validated against the current `dataset.metadata` schema "
+            "(GET /schema): a 400 names the JSON path of each error, e.g. `metadata.source`."
+        ),
+    )
 
 
 class VersionCreateInputSerializer(serializers.Serializer):

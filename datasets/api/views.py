@@ -118,7 +118,9 @@ class DatasetListCreateView(GenericAPIView):
             "FILE_UNREADABLE naming the `row` and `column` of the first problem, a file over the upload limit a "
             "413 before it is read. Version 1 is then `processing` until a worker has converted it to Parquet "
             "(watch its `status`, or the `dataset.version.ready` event); a problem deeper in the file fails the "
-            "version with the same details. Without a file (JSON body) the dataset starts empty."
+            "version with the same details. Without a file (JSON body) the dataset starts empty. `metadata`, an "
+            "object (a JSON string in a multipart form), must fit the current `dataset.metadata` schema of GET "
+            "/schema, or the answer is a 400 INVALID_INPUT naming its JSON path (`metadata.source`)."
         ),
         examples=[
             OpenApiExample(
@@ -177,8 +179,10 @@ class DatasetDetailView(DatasetScopedView):
         responses={200: DatasetSerializer},
         summary="Rename or describe a dataset",
         description=(
-            "Changes the name or the description; versions never change. The project's owner, maintainers and "
-            "platform admins may. A name already used in the project is a 409 DATASET_NAME_TAKEN."
+            "Changes the name, the description or the metadata; versions never change. The project's owner, "
+            "maintainers and platform admins may. A name already used in the project is a 409 DATASET_NAME_TAKEN. "
+            "`metadata` replaces the whole object and must fit the current `dataset.metadata` schema of GET "
+            "/schema (its `schema_version` follows), or the answer is a 400 INVALID_INPUT naming its JSON path."
         ),
         examples=[
             OpenApiExample(

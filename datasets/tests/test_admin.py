@@ -112,6 +112,59 @@ def test_editing_the_description_goes_through_the_service(admin_client, dataset,
     assert list(dataset.versions.values_list("number", flat=True)) == [1, 2]
 
 
+def test_metadata_is_edited_through_the_service_and_checked_on_the_field(admin_client, dataset, make_user):
+    from schema_registry.selectors import subject_get
+    from schema_registry.services import schema_version_register, subject_update
+
+    url = f"{DATASETS}{dataset.pk}/change/"
+    data = form_data(admin_client.get(url))
+    assert data["metadata"] == "{}"
+    data["metadata"] = '{"source": "气象局", "stations": "三"}'
+    assert admin_client.post(url, data).status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.metadata, dataset.schema_version) == ({"source": "气象局", "stations": "三"}, 1)
+    assert Event.objects.get(type="dataset.updated", subject_id=str(dataset.pk)).payload["changed"] == ["metadata"]
+
+    admin = make_user(is_staff=True, is_superuser=True)
+    subject = subject_update(subject=subject_get(name="dataset.metadata"), actor=admin, data={"compatibility": "NONE"})
+    schema = {"type": "object", "properties": {"source": {"type": "string"}, "stations": {"type": "integer"}}}
+    schema_version_register(subject=subject, schema=schema, actor=admin)
+    # What version 2 refuses is an error on the field, and the page again; nothing is written.
+    for bad in ('{"source": 1, "stations": "三"}', '{"source": "气象局", "stations": "四"}', "[1, 2]"):
+        data = form_data(admin_client.get(url))
+        data["metadata"] = bad
+        response = admin_client.post(url, data)
+        assert response.status_code == 200, bad
+        errors = response.context["adminform"].form.errors
+        assert list(errors) == ["metadata"] and errors["metadata"], bad
+    dataset.refresh_from_db()
+    assert (dataset.metadata, dataset.schema_version) == ({"source": "气象局", "stations": "三"}, 1)
+    # Saved unchanged (though version 2 would refuse it), it keeps its version and writes nothing; changed to
+    # fit, it is stamped with version 2.
+    assert admin_client.post(url, form_data(admin_client.get(url))).status_code == 302
+    dataset.refresh_from_db()
+    assert dataset.schema_version == 1
+    assert Event.objects.filter(type="dataset.updated", subject_id=str(dataset.pk)).count() == 1
+    data = form_data(admin_client.get(url))
+    data["metadata"] = '{"source": "气象局", "stations": 1}'
+    assert admin_client.post(url, data).status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.metadata, dataset.schema_version) == ({"source": "气象局", "stations": 1}, 2)
+    # 1 == True in Python, but not in JSON: a change, checked on the field (true is no integer).
+    data = form_data(admin_client.get(url))
+    data["metadata"] = '{"source": "气象局", "stations": true}'
+    response = admin_client.post(url, data)
+    assert response.status_code == 200 and list(response.context["adminform"].form.errors) == ["metadata"]
+    dataset.refresh_from_db()
+    assert dataset.metadata["stations"] is not True
+    # A dataset added in the admin is checked the same way.
+    data = form_data(admin_client.get(f"{DATASETS}add/"))
+    data.update({"project": str(dataset.project_id), "name": "后台创建", "metadata": '{"stations": "三"}'})
+    response = admin_client.post(f"{DATASETS}add/", data)
+    assert response.status_code == 200 and list(response.context["adminform"].form.errors) == ["metadata"]
+    assert not Dataset.objects.filter(name="后台创建").exists()
+
+
 def test_a_refused_edit_is_a_message_not_a_500(admin_client, dataset, project, owner):
     make_dataset(project, owner, content=None, name="别的名字")
     url = f"{DATASETS}{dataset.pk}/change/"

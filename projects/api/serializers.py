@@ -40,6 +40,7 @@ def project_representation(row: ProjectRow, labels: dict[str, str]) -> dict[str,
         "visibility": row.visibility,
         "owner": {"id": row.owner_id, "username": row.owner__username, "display_name": row.owner__display_name},
         "member_count": row.member_count,
+        "extra": row.extra,
         "schema_version": row.schema_version,
         # datetimes: the renderer writes them as ISO 8601 UTC with Z (incubator.renderers)
         "created_at": row.created_at,
@@ -70,7 +71,12 @@ class ProjectSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Project.Visibility.choices)
     owner = OwnerSerializer()
     member_count = serializers.IntegerField()
-    schema_version = serializers.IntegerField(help_text="The schema version the record was written under.")
+    extra = serializers.DictField(
+        help_text="Free-form fields, valid against the current `project.extra` schema of GET /schema when written."
+    )
+    schema_version = serializers.IntegerField(
+        help_text="The version of the `project.extra` schema the record was written under."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -143,6 +149,13 @@ class ProjectInputSerializer(serializers.Serializer):
         required=False,
         max_length=200,
         help_text="Free strings, Chinese included; trimmed, duplicates (case-insensitive) dropped.",
+    )
+    extra = serializers.JSONField(
+        required=False,
+        help_text=(
+            "A JSON object validated against the current `project.extra` schema (GET /schema): a 400 names the "
+            "JSON path of each error, e.g. `extra.budget`."
+        ),
     )
 
     def validate_tags(self, value: list[str]) -> list[str]:

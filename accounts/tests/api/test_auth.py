@@ -242,6 +242,76 @@ def test_me_patch_cannot_change_role_or_email(auth_client, user):
     assert user.role == "member" and not user.is_staff and user.email != "x@y.cn"
 
 
+def register_stricter_profile(actor):
+    """Version 2 of `user.profile`: `company`, when given, is a string (BACKWARD refuses constraining a property any
+    value was allowed for, so the subject is set to NONE first)."""
+    from schema_registry.selectors import subject_get
+    from schema_registry.services import schema_version_register, subject_update
+
+    subject = subject_update(subject=subject_get(name="user.profile"), actor=actor, data={"compatibility": "NONE"})
+    schema = {"type": "object", "properties": {"company": {"type": "string"}}}
+    version, created = schema_version_register(subject=subject, schema=schema, actor=actor)
+    assert (version.number, created) == (2, True)
+
+
+def test_me_profile_is_stored_stamped_and_shown(auth_client, user):
+    client = auth_client(user)
+    before = client.get("/api/v1/users/me").json()
+    assert (before["profile"], before["schema_version"]) == ({}, 1)
+    profile = {"company": "协和医院", "interests": ["医学影像", "联邦学习"], "years": 3}
+    response = client.patch("/api/v1/users/me", {"profile": profile, "bio": "放射科"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["profile"], body["schema_version"], body["bio"]) == (profile, 1, "放射科")
+    assert client.get("/api/v1/users/me").json() == body
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == (profile, 1)
+
+
+def test_me_profile_against_a_stricter_schema(auth_client, user, make_user):
+    client = auth_client(user)
+    client.patch("/api/v1/users/me", {"profile": {"company": 7}}, format="json")  # fits version 1
+    register_stricter_profile(make_user(is_staff=True, is_superuser=True))
+    before = User.objects.values().get(pk=user.pk)
+    bad = client.patch("/api/v1/users/me", {"display_name": "新名字", "profile": {"company": 8}}, format="json")
+    assert bad.status_code == 400, bad.content
+    assert (bad.json()["error_code"], bad.json()["details"]["field"]) == ("INVALID_INPUT", "profile.company")
+    assert User.objects.values().get(pk=user.pk) == before  # nothing changed, the display name neither
+    # Unchanged, it is not checked again and keeps the version it was written under.
+    same = client.patch("/api/v1/users/me", {"display_name": "新名字", "profile": {"company": 7}}, format="json")
+    assert same.status_code == 200, same.content
+    assert (same.json()["display_name"], same.json()["schema_version"]) == ("新名字", 1)
+    good = client.patch("/api/v1/users/me", {"profile": {"company": "协和医院"}}, format="json")
+    assert good.status_code == 200, good.content
+    assert (good.json()["profile"], good.json()["schema_version"]) == ({"company": "协和医院"}, 2)
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version, user.display_name) == ({"company": "协和医院"}, 2, "新名字")
+
+
+@pytest.mark.parametrize("value", [["协和医院"], "协和医院", 1, None])
+def test_me_profile_that_is_not_an_object_is_400(auth_client, user, value):
+    response = auth_client(user).patch("/api/v1/users/me", {"profile": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert (response.json()["error_code"], response.json()["details"]["field"]) == ("INVALID_INPUT", "profile")
+    user.refresh_from_db()
+    assert (user.profile, user.schema_version) == ({}, 1)
+
+
+def test_the_profile_is_only_shown_to_its_user(auth_client, user, make_user):
+    """Like `bio`: in the user's own account (GET /users/me, login), never where others see the user."""
+    from projects.tests.factories import add_member, make_project
+
+    auth_client(user).patch("/api/v1/users/me", {"profile": {"company": "协和医院"}}, format="json")
+    owner = make_user()
+    project = make_project(owner, name="医学影像")
+    add_member(project, "member", user=user)
+    members = auth_client(owner).get(f"/api/v1/projects/{project.id}/members").json()["members"]
+    shown = next(member["user"] for member in members if member["user"]["id"] == user.id)
+    assert "profile" not in shown and "bio" not in shown and "schema_version" not in shown
+    body = login(auth_client(user), email=user.email, password=PASSWORD).json()
+    assert body["user"]["profile"] == {"company": "协和医院"}
+
+
 def test_password_change_revokes_refresh_tokens(api_client, auth_client, user):
     tokens = login(api_client, email=user.email, password=PASSWORD).json()
     client = auth_client(user)

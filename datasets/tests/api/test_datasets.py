@@ -1,6 +1,8 @@
 """The dataset resource and its versions through the API: the list (filters, ordering, totals), changes,
-deletes (files go after commit, numbers never come back), the profile endpoint, and safe retries."""
+metadata validated against the schema registry, deletes (files go after commit, numbers never come back), the
+profile endpoint, and safe retries."""
 
+import json
 import uuid
 
 import pytest
@@ -87,6 +89,8 @@ def test_list_shape(catalog, owner_client):
             "row_count": 3,
             "column_count": 4,
         },
+        "metadata": {},
+        "schema_version": 1,
         "created_by": catalog["air"].created_by_id,
         "created_at": item["created_at"],
         "updated_at": item["updated_at"],
@@ -238,6 +242,175 @@ def test_a_name_taken_with_a_file_leaves_no_file(project, owner, owner_client, r
     assert response.json()["error_code"] == "DATASET_NAME_TAKEN"
     assert stored_files(fs_storage.location) == []
     assert Dataset.objects.count() == 1 and not DatasetVersion.objects.exists()
+
+
+# --- metadata -----------------------------------------------------------------------------------------------
+
+STRICTER = {"type": "object", "properties": {"source": {"type": "string"}, "licence": {"type": "string"}}}
+
+
+def register_stricter_metadata(actor):
+    """Version 2 of `dataset.metadata`: `source` and `licence`, when given, are strings. Only the types of optional
+    properties change, which BACKWARD compatibility refuses (a v1 document may hold a number there): NONE here."""
+    from schema_registry.selectors import subject_get
+    from schema_registry.services import schema_version_register, subject_update
+
+    subject = subject_update(subject=subject_get(name="dataset.metadata"), actor=actor, data={"compatibility": "NONE"})
+    version, created = schema_version_register(subject=subject, schema=STRICTER, actor=actor)
+    assert (version.number, created) == (2, True)
+
+
+@pytest.fixture
+def platform_admin(make_user):
+    return make_user(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def stricter_metadata(platform_admin):
+    register_stricter_metadata(platform_admin)
+
+
+def updated_events(dataset):
+    return list(Event.objects.filter(type="dataset.updated", subject_id=str(dataset.id)).order_by("id"))
+
+
+def test_metadata_is_stored_stamped_and_shown(project, owner_client):
+    metadata = {"source": "中国环境监测总站", "licence": "CC-BY-4.0", "stations": [1, 2], "hourly": True}
+    response = owner_client.post(
+        "/api/v1/datasets", {"project": project.id, "name": "空气", "metadata": metadata}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["metadata"], body["schema_version"]) == (metadata, 1)
+    dataset = Dataset.objects.get(pk=body["id"])
+    assert (dataset.metadata, dataset.schema_version) == (metadata, 1)
+    assert owner_client.get(f"/api/v1/datasets/{dataset.id}").json() == body
+    assert next(item for item in listing(owner_client)["datasets"] if item["id"] == dataset.id) == body
+    # Without metadata: an empty object, valid against version 1.
+    empty = owner_client.post("/api/v1/datasets", {"project": project.id, "name": "空的"}, format="json").json()
+    assert (empty["metadata"], empty["schema_version"]) == ({}, 1)
+
+
+def test_metadata_against_a_stricter_schema(project, owner, owner_client, platform_admin):
+    dataset = make_dataset(project, owner, content=None, name="空气")
+    register_stricter_metadata(platform_admin)
+    # A write that does not fit version 2 is refused, naming the JSON path, and changes nothing.
+    bad = owner_client.patch(
+        f"/api/v1/datasets/{dataset.id}",
+        {"description": "新的", "metadata": {"source": 1, "licence": "CC0"}},
+        format="json",
+    )
+    assert bad.status_code == 400, bad.content
+    body = bad.json()
+    assert (body["error_code"], body["details"]["field"]) == ("INVALID_INPUT", "metadata.source")
+    assert list(body["details"]["errors"]) == ["metadata.source"]
+    dataset.refresh_from_db()
+    assert (dataset.metadata, dataset.schema_version, dataset.description) == ({}, 1, "")
+    assert updated_events(dataset) == []
+    refused = owner_client.post(
+        "/api/v1/datasets", {"project": project.id, "name": "另一个", "metadata": {"licence": ["CC0"]}}, format="json"
+    )
+    assert (refused.status_code, refused.json()["details"]["field"]) == (400, "metadata.licence")
+    assert not Dataset.objects.filter(name="另一个").exists()
+    # A write that fits is stamped with version 2, and the event names what changed.
+    good = owner_client.patch(f"/api/v1/datasets/{dataset.id}", {"metadata": {"source": "气象局"}}, format="json")
+    assert good.status_code == 200, good.content
+    assert (good.json()["metadata"], good.json()["schema_version"]) == ({"source": "气象局"}, 2)
+    dataset.refresh_from_db()
+    assert (dataset.metadata, dataset.schema_version) == ({"source": "气象局"}, 2)
+    assert [event.payload["changed"] for event in updated_events(dataset)] == [["metadata"]]
+    created = owner_client.post(
+        "/api/v1/datasets", {"project": project.id, "name": "新的", "metadata": {"licence": "CC0"}}, format="json"
+    )
+    assert (created.status_code, created.json()["schema_version"]) == (201, 2)
+
+
+def test_unchanged_metadata_changes_nothing(project, owner, owner_client, stricter_metadata):
+    # Written under version 1 with what version 2 refuses: sent back unchanged, it is neither checked again nor
+    # stamped with the new version, and emits nothing.
+    Dataset.objects.filter(pk=make_dataset(project, owner, content=None, name="旧").pk).update(
+        metadata={"source": 1}, schema_version=1
+    )
+    dataset = Dataset.objects.get(name="旧")
+    same = owner_client.patch(f"/api/v1/datasets/{dataset.id}", {"metadata": {"source": 1}}, format="json")
+    assert same.status_code == 200, same.content
+    assert (same.json()["metadata"], same.json()["schema_version"]) == ({"source": 1}, 1)
+    assert updated_events(dataset) == []
+    # With another field changed, only that field is.
+    renamed = owner_client.patch(
+        f"/api/v1/datasets/{dataset.id}", {"name": "改名", "metadata": {"source": 1}}, format="json"
+    )
+    assert renamed.status_code == 200, renamed.content
+    assert (renamed.json()["name"], renamed.json()["schema_version"]) == ("改名", 1)
+    assert [event.payload["changed"] for event in updated_events(dataset)] == [["name"]]
+    # Changed as JSON though equal in Python (1 == True): checked, refused by version 2, nothing written.
+    other = owner_client.patch(f"/api/v1/datasets/{dataset.id}", {"metadata": {"source": True}}, format="json")
+    assert (other.status_code, other.json()["details"]["field"]) == (400, "metadata.source")
+    dataset.refresh_from_db()
+    assert dataset.metadata == {"source": 1} and dataset.metadata["source"] is not True
+
+
+@pytest.mark.parametrize("value", [[{"source": "x"}], "source", 3, True, None])
+def test_metadata_that_is_not_an_object_is_400(project, owner, owner_client, value):
+    dataset = make_dataset(project, owner, content=None, name="空气", metadata={"source": "x"})
+    for response in (
+        owner_client.post("/api/v1/datasets", {"project": project.id, "name": "新", "metadata": value}, format="json"),
+        owner_client.patch(f"/api/v1/datasets/{dataset.id}", {"metadata": value}, format="json"),
+    ):
+        assert response.status_code == 400, (value, response.content)
+        assert (response.json()["error_code"], response.json()["details"]["field"]) == ("INVALID_INPUT", "metadata")
+    dataset.refresh_from_db()
+    assert dataset.metadata == {"source": "x"} and Dataset.objects.count() == 1
+
+
+def test_multipart_metadata_is_a_json_string(project, owner_client, run_tasks, fs_storage):
+    metadata = {"source": "气象局", "years": [2025, 2026]}
+    with run_tasks():
+        response = owner_client.post(
+            "/api/v1/datasets",
+            {"project": project.id, "name": "带文件", "file": upload(), "metadata": json.dumps(metadata)},
+        )
+    assert response.status_code == 201, response.content
+    assert (response.json()["metadata"], response.json()["schema_version"]) == (metadata, 1)
+    dataset = Dataset.objects.get(name="带文件")
+    assert dataset.metadata == metadata
+    assert dataset.versions.get().status == "ready"  # the file went with it
+    without = owner_client.post("/api/v1/datasets", {"project": project.id, "name": "无元数据"})
+    assert (without.status_code, without.json()["metadata"]) == (201, {})
+
+
+@pytest.mark.parametrize(
+    "text", ["not json", "", "{'source': 1}", '["a"]', '"text"', "42", "null", '{"size": NaN}', "[" * 100_000]
+)
+def test_multipart_metadata_that_is_not_a_json_object_is_400(project, owner_client, run_tasks, fs_storage, text):
+    with run_tasks():
+        response = owner_client.post(
+            "/api/v1/datasets", {"project": project.id, "name": "带文件", "file": upload(), "metadata": text}
+        )
+    assert response.status_code == 400, response.content[:300]
+    assert (response.json()["error_code"], response.json()["details"]["field"]) == ("INVALID_INPUT", "metadata")
+    assert not Dataset.objects.exists() and stored_files(fs_storage.location) == []
+
+
+def test_multipart_metadata_against_a_stricter_schema(project, owner_client, fs_storage, stricter_metadata):
+    response = owner_client.post(
+        "/api/v1/datasets",
+        {"project": project.id, "name": "带文件", "file": upload(), "metadata": '{"source": 1}'},
+    )
+    assert (response.status_code, response.json()["details"]["field"]) == (400, "metadata.source")
+    assert not Dataset.objects.exists() and stored_files(fs_storage.location) == []
+
+
+def test_dataset_bodies_are_the_documented_component(project, owner, owner_client):
+    from incubator.tests.test_openapi import generated_schema, validate_against
+
+    schema = generated_schema()
+    dataset = make_dataset(project, owner, metadata={"source": "气象局", "tags": ["空气"], "nested": {"a": None}})
+    body = owner_client.get(f"/api/v1/datasets/{dataset.id}").json()
+    assert body["metadata"]["nested"] == {"a": None} and body["schema_version"] == 1
+    validate_against(schema, {"$ref": "#/components/schemas/Dataset"}, body)
+    for item in listing(owner_client)["datasets"]:
+        validate_against(schema, {"$ref": "#/components/schemas/Dataset"}, item)
 
 
 # --- deletes ------------------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ class Command(BaseCommand):
         # Datasets live in their own app, which depends on this one: called by name, not imported.
         call_command("seed_datasets", stdout=self.stdout)
         call_command("seed_models", stdout=self.stdout)
+        call_command("seed_schemas", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Sandbox ready: {User.objects.count()} users, {Project.objects.count()} projects.")
         )

@@ -55,7 +55,16 @@ def world(auth_client):
         expires_at=timezone.now() + timedelta(hours=1),
     )
     model_version = trained_houses(project, owner)
+    from schema_registry import services as registry
+    from schema_registry.selectors import subject_get
+
+    extra = registry.subject_update(
+        subject=subject_get(name="project.extra"), actor=admin, data={"compatibility": "NONE"}
+    )
+    registry.schema_version_register(subject=extra, schema={"type": "object", "required": ["stage"]}, actor=admin)
+    migration = registry.migration_create(subject=extra, from_number=1, to_number=2, plan=[], actor=admin, defer=True)
     ids = {
+        "migration_id": migration.id,
         "job_id": model_version.job_id,
         "model_id": model_version.model_id,
         "project_id": project.id,
@@ -80,6 +89,7 @@ def test_no_method_on_any_route_answers_5xx(world, api_client):
             path = "/" + route
             for name, value in ids.items():
                 path = path.replace(f"<int:{name}>", str(value))
+            path = path.replace("<str:subject>", "project.extra")
             assert "<" not in path, path
             for caller, client in clients.items():
                 client = client or api_client
@@ -105,5 +115,5 @@ def test_options_describes_a_project_to_its_owner(world):
 def test_options_describes_what_a_client_sends_not_what_it_gets_back(world):
     ids, clients = world
     fields = clients["owner"].options(f"/api/v1/projects/{ids['project_id']}").json()["actions"]["PUT"]
-    assert set(fields) == {"name", "description", "video_url", "status", "visibility", "tags"}
+    assert set(fields) == {"name", "description", "video_url", "status", "visibility", "tags", "extra"}
     assert fields["name"]["required"] is True and fields["description"]["required"] is False

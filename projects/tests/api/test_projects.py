@@ -22,6 +22,7 @@ CONTRACT_FIELDS = {
     "visibility",
     "owner",
     "member_count",
+    "extra",
     "schema_version",
     "created_at",
     "updated_at",
