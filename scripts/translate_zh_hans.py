@@ -141,7 +141,7 @@ ZH = {
     "Use the ownership transfer to make someone the owner.": "请使用所有权转让来指定负责人。",
     "JSON nested too deeply.": "JSON 嵌套层级过深。",
     "search text": "搜索文本",
-    "schema version": "数据结构版本",
+    "schema version": "模式版本",
     "project tag": "项目标签",
     "project tags": "项目标签",
     "applicant": "申请人",
@@ -564,6 +564,225 @@ ZH = {
     "Saving the model": "正在保存模型",
     "The model %(name)s is a %(task)s model.": "模型 %(name)s 是 %(task)s 模型。",
     "This field may not be blank.": "该字段不能为空。",
+    # JSON fields of the apps' documents (projects, datasets, accounts)
+    "Expected a JSON object.": "应为 JSON 对象。",
+    "extra": "扩展信息",
+    "metadata": "元数据",
+    # JSON Schema messages (incubator/schemas.py)
+    "Unknown property.": "未知属性。",
+    "Missing required property %(name)s.": "缺少必需属性 %(name)s。",
+    "Must have at least %(limit)s characters.": "至少需要 %(limit)s 个字符。",
+    "Must have at most %(limit)s characters.": "最多只能有 %(limit)s 个字符。",
+    "Must match the pattern %(pattern)s.": "必须匹配正则表达式 %(pattern)s。",
+    "Must be a valid %(format)s.": "必须是有效的 %(format)s。",
+    "Must be a multiple of %(limit)s.": "必须是 %(limit)s 的倍数。",
+    "Items must be unique.": "各项不能重复。",
+    "Must have at least %(limit)s properties.": "至少需要 %(limit)s 个属性。",
+    "Must have at most %(limit)s properties.": "最多只能有 %(limit)s 个属性。",
+    # Schema registry (schema_registry/)
+    "Schema registry": "模式注册中心",
+    "new version": "新版本",
+    "A JSON Schema (Draft 2020-12) to register as the next version; checked against the mode.": (
+        "要注册为下一个版本的 JSON Schema（Draft 2020-12）；会按兼容模式进行检查。"
+    ),
+    "current schema": "当前模式",
+    "schema": "模式",
+    "Deprecate the selected versions": "将所选版本标记为已弃用",
+    "Undo the deprecation of the selected versions": "撤销所选版本的弃用标记",
+    "plan": "迁移计划",
+    "Roll back the selected migrations": "回滚所选文档迁移",
+    "Run the selected pending migrations now": "立即运行所选的待处理文档迁移",
+    "Nested deeper than %(n)d levels.": "嵌套超过了 %(n)d 层。",
+    "Text may not contain NUL characters.": "文本不能包含 NUL 字符。",
+    "Text may not contain unpaired surrogate characters.": "文本不能包含未配对的代理项字符。",
+    "A number is out of range.": "有数字超出了取值范围。",
+    "The reference %(ref)s cannot be resolved, so what it accepts cannot be checked.": (
+        "无法解析引用 %(ref)s，因此无法检查它接受哪些值。"
+    ),
+    "The schemas nest too deeply to be compared.": "模式嵌套过深，无法比较。",
+    "No value is accepted.": "不接受任何值。",
+    "The enumeration does not contain %(values)s.": "枚举中不包含 %(values)s。",
+    "Only values of type %(types)s are accepted.": "只接受 %(types)s 类型的值。",
+    "Values of type %(types)s are not accepted.": "不接受 %(types)s 类型的值。",
+    "Only the values %(values)s are accepted.": "只接受值 %(values)s。",
+    "Only the value %(value)s is accepted.": "只接受值 %(value)s。",
+    "Values must have the format %(format)s.": "值必须符合格式 %(format)s。",
+    "Values less than or equal to %(limit)s are not accepted.": "不接受小于或等于 %(limit)s 的值。",
+    "Values below %(limit)s are not accepted.": "不接受小于 %(limit)s 的值。",
+    "Values greater than or equal to %(limit)s are not accepted.": "不接受大于或等于 %(limit)s 的值。",
+    "Values above %(limit)s are not accepted.": "不接受大于 %(limit)s 的值。",
+    "Values must be a multiple of %(step)s.": "值必须是 %(step)s 的倍数。",
+    "Strings shorter than %(limit)s characters are not accepted.": "不接受少于 %(limit)s 个字符的字符串。",
+    "Strings longer than %(limit)s characters are not accepted.": "不接受多于 %(limit)s 个字符的字符串。",
+    "Strings must match the pattern %(pattern)s.": "字符串必须匹配正则表达式 %(pattern)s。",
+    "Arrays with fewer than %(limit)s items are not accepted.": "不接受少于 %(limit)s 项的数组。",
+    "Arrays with more than %(limit)s items are not accepted.": "不接受多于 %(limit)s 项的数组。",
+    "Arrays with duplicate items are not accepted.": "不接受含有重复项的数组。",
+    "Arrays with an item at position %(index)s are not accepted.": "不接受在位置 %(index)s 上有元素的数组。",
+    "Arrays with more than %(count)s items are not accepted.": "不接受多于 %(count)s 项的数组。",
+    "Property %(name)s is required but may be missing.": "属性 %(name)s 为必需属性，但可能缺失。",
+    "Property %(name)s is not allowed.": "不允许属性 %(name)s。",
+    "Property %(name)s is constrained, but any value was allowed for it.": (
+        "属性 %(name)s 现在受到约束，但此前它可以取任意值。"
+    ),
+    "Property %(name)s was removed and additional properties are not allowed.": (
+        "属性 %(name)s 已被移除，且不允许额外属性。"
+    ),
+    "Property %(name)s was removed and its values do not fit additionalProperties.": (
+        "属性 %(name)s 已被移除，且它的值不符合 additionalProperties。"
+    ),
+    "Additional properties are not allowed.": "不允许额外属性。",
+    "Additional properties must fit a stricter schema.": "额外属性必须符合更严格的模式。",
+    "Objects with fewer than %(limit)s properties are not accepted.": "不接受少于 %(limit)s 个属性的对象。",
+    "Objects with more than %(limit)s properties are not accepted.": "不接受多于 %(limit)s 个属性的对象。",
+    "Some values match none of the %(keyword)s options.": "部分值不匹配 %(keyword)s 的任何选项。",
+    "Some values match more than one of the oneOf options.": "部分值匹配 oneOf 中不止一个选项。",
+    "The keyword %(keyword)s differs and its effect cannot be checked.": (
+        "关键字 %(keyword)s 有所不同，无法检查其影响。"
+    ),
+    "The value %(value)s has type %(type)s, which is not accepted.": "值 %(value)s 的类型为 %(type)s，不被接受。",
+    "The value %(value)s is not in the enumeration.": "值 %(value)s 不在枚举中。",
+    "The value %(value)s differs from the constant %(const)s.": "值 %(value)s 与常量 %(const)s 不同。",
+    "The value %(value)s does not match the %(keyword)s options.": "值 %(value)s 不匹配 %(keyword)s 的选项。",
+    "The value %(value)s is out of the range set by %(keyword)s %(limit)s.": (
+        "值 %(value)s 超出了 %(keyword)s %(limit)s 设定的范围。"
+    ),
+    "The value %(value)s is not a multiple of %(step)s.": "值 %(value)s 不是 %(step)s 的倍数。",
+    "The value %(value)s is out of the length range set by %(keyword)s %(limit)s.": (
+        "值 %(value)s 的长度超出了 %(keyword)s %(limit)s 设定的范围。"
+    ),
+    "The value %(value)s does not match the pattern %(pattern)s.": "值 %(value)s 不匹配正则表达式 %(pattern)s。",
+    "An array of %(count)s items is out of the range set by %(keyword)s %(limit)s.": (
+        "包含 %(count)s 项的数组超出了 %(keyword)s %(limit)s 设定的范围。"
+    ),
+    "Property %(name)s is not declared and not allowed as an additional property.": (
+        "属性 %(name)s 未声明，且不允许作为额外属性。"
+    ),
+    "An object of %(count)s properties is out of the range set by %(keyword)s %(limit)s.": (
+        "包含 %(count)s 个属性的对象超出了 %(keyword)s %(limit)s 设定的范围。"
+    ),
+    "This is not a valid JSON Schema (Draft 2020-12).": "这不是有效的 JSON Schema（Draft 2020-12）。",
+    "The schema is not compatible with the subject's earlier versions.": "该模式与此模式主题的早期版本不兼容。",
+    "This subject's versions come from the code that uses it; they are not registered by hand.": (
+        "该模式主题的版本来自使用它的代码，不能手动注册。"
+    ),
+    "Stored documents use this version: it cannot be deleted.": "已存储的文档正在使用该版本，无法删除。",
+    "A subject keeps at least one version.": "模式主题至少要保留一个版本。",
+    "This subject has no stored documents to migrate.": "该模式主题没有需要迁移的已存储文档。",
+    "The migration plan is not valid.": "迁移计划无效。",
+    "Another migration of this subject is running.": "该模式主题的另一个文档迁移正在进行中。",
+    "This migration cannot be rolled back in its current state.": "该文档迁移在当前状态下无法回滚。",
+    "Only a pending migration can be started.": "只能启动待处理的文档迁移。",
+    "Backward": "向后兼容",
+    "Backward, transitive": "向后兼容（传递）",
+    "Forward": "向前兼容",
+    "Forward, transitive": "向前兼容（传递）",
+    "Full": "完全兼容",
+    "Full, transitive": "完全兼容（传递）",
+    "compatibility": "兼容性",
+    "managed by code": "由代码管理",
+    "current version": "当前版本",
+    "schema subject": "模式主题",
+    "schema subjects": "模式主题",
+    "subject": "模式主题",
+    "deprecated": "已弃用",
+    "schema versions": "模式版本",
+    "Rolling back": "回滚中",
+    "Rolled back": "已回滚",
+    "from version": "源版本",
+    "to version": "目标版本",
+    "abort threshold (%)": "中止阈值（%）",
+    "batch size": "批次大小",
+    "documents": "文档数",
+    "processed": "已处理",
+    "changed": "已修改",
+    "failed": "失败",
+    "restored": "已恢复",
+    "cursor": "游标",
+    "heartbeat": "最近心跳",
+    "document migration": "文档迁移",
+    "document migrations": "文档迁移",
+    "migration": "文档迁移",
+    "document id": "文档 ID",
+    "before": "迁移前",
+    "version before": "迁移前版本",
+    "after": "迁移后",
+    "document backup": "文档备份",
+    "document backups": "文档备份",
+    "Info": "信息",
+    "Warning": "警告",
+    "Error": "错误",
+    "level": "级别",
+    "path": "路径",
+    "migration log entry": "迁移日志条目",
+    "migration log entries": "迁移日志条目",
+    "A path must be a non-empty string.": "路径必须是非空字符串。",
+    "Invalid escape in the JSON Pointer %(path)s: use ~0 for ~ and ~1 for /.": (
+        "JSON Pointer %(path)s 中的转义无效：请用 ~0 表示 ~，用 ~1 表示 /。"
+    ),
+    "The path %(path)s has an empty segment.": "路径 %(path)s 中有空的片段。",
+    "This value is not an object, so the path cannot go through it.": "该值不是对象，路径无法经过它。",
+    "This value is not an array, so * cannot map over it.": "该值不是数组，无法用 * 遍历。",
+    "A value already exists where %(name)s would be renamed to.": "%(name)s 重命名后的位置上已存在值。",
+    "A value already exists at the target path.": "目标路径上已存在值。",
+    "Cannot change %(value)s to the type %(type)s.": "无法将 %(value)s 转换为 %(type)s 类型。",
+    "This value cannot be stored as JSON.": "该值无法以 JSON 形式存储。",
+    "An operation must be an object.": "每个操作都必须是对象。",
+    "This field is required.": "该字段是必填项。",
+    "Unknown operation %(op)s; expected one of: %(choices)s.": "未知的操作 %(op)s；应为以下之一：%(choices)s。",
+    "Unknown field for %(op)s.": "%(op)s 没有该字段。",
+    "This operation needs a path that ends with a key, not *.": "该操作需要以键结尾的路径，而不是以 * 结尾。",
+    "The new name must be a non-empty string.": "新名称必须是非空字符串。",
+    "The new name is the current name.": "新名称与当前名称相同。",
+    "The target path must end with a key, not *.": "目标路径必须以键结尾，而不是以 * 结尾。",
+    "Both paths must have the same segments up to their last *.": "两个路径在各自最后一个 * 之前的片段必须相同。",
+    "The target path is the source path.": "目标路径与源路径相同。",
+    "The target path contains the source path.": "目标路径包含了源路径。",
+    "Unknown type %(type)s; expected one of: %(choices)s.": "未知的类型 %(type)s；应为以下之一：%(choices)s。",
+    "Expected one of: %(choices)s.": "应为以下之一：%(choices)s。",
+    "The mapping must be a non-empty list.": "mapping 必须是非空列表。",
+    'Mapping entry %(number)s must be an object with exactly the keys "from" and "to".': (
+        "mapping 的第 %(number)s 项必须是恰好包含“from”和“to”两个键的对象。"
+    ),
+    "Mapping entry %(number)s holds a value that cannot be stored as JSON.": (
+        "mapping 的第 %(number)s 项包含无法以 JSON 形式存储的值。"
+    ),
+    "Mapping entry %(number)s repeats the value %(value)s.": "mapping 的第 %(number)s 项重复了值 %(value)s。",
+    "A plan must be a list of operations.": "迁移计划必须是操作列表。",
+    "A plan has at most %(limit)s operations; this one has %(count)s.": (
+        "迁移计划最多 %(limit)s 个操作；当前有 %(count)s 个。"
+    ),
+    "Unknown subject.": "未知的模式主题。",
+    "A schema is a JSON object.": "模式必须是 JSON 对象。",
+    "A schema has at most %(n)d KB.": "模式最大为 %(n)d KB。",
+    "Only Draft 2020-12 (%(draft)s) is supported.": "仅支持 Draft 2020-12（%(draft)s）。",
+    "The schema is nested too deeply.": "模式嵌套层级过深。",
+    "Only references inside the schema (starting with #) are allowed.": "只允许指向模式内部的引用（以 # 开头）。",
+    "This reference points at nothing in the schema.": "该引用在模式中没有指向任何内容。",
+    "Unknown compatibility mode.": "未知的兼容模式。",
+    "%(n)d stored documents use this version: it cannot be deleted.": (
+        "有 %(n)d 个已存储的文档正在使用该版本，无法删除。"
+    ),
+    "%(n)d migrations may still write documents under this version.": "仍有 %(n)d 个文档迁移可能会按该版本写入文档。",
+    "A version number is required.": "必须提供版本号。",
+    "This subject has no version %(n)d.": "该模式主题没有版本 %(n)d。",
+    "A migration moves documents to another version.": "文档迁移必须把文档迁移到另一个版本。",
+    "Migration created.": "已创建文档迁移。",
+    "Started: %(n)d documents.": "已开始：共 %(n)d 个文档。",
+    "Resumed after document %(id)d.": "已从文档 %(id)d 之后继续运行。",
+    "Finished: %(changed)d changed, %(failed)d failed of %(total)d.": (
+        "已完成：共 %(total)d 个文档，%(changed)d 个已修改，%(failed)d 个失败。"
+    ),
+    "%(failed)d of %(total)d documents failed, more than the abort threshold of %(threshold)s%%.": (
+        "%(total)d 个文档中有 %(failed)d 个失败，超过了 %(threshold)s%% 的中止阈值。"
+    ),
+    "Cancelled before it ran: nothing to restore.": "在运行前已取消：没有需要恢复的内容。",
+    "Rollback requested.": "已请求回滚。",
+    "Rolled back: %(n)d documents restored.": "已回滚：恢复了 %(n)d 个文档。",
+    "The document was deleted since the migration; nothing to restore.": "该文档在迁移后已被删除，没有需要恢复的内容。",
+    "The document changed since the migration wrote it; it is left as it is now.": (
+        "该文档在迁移写入后又被修改过，将保留其当前内容。"
+    ),
 }
 
 

@@ -148,6 +148,8 @@ def test_the_openapi_document_offers_the_header_on_every_creating_post():
         ("post", "/api/v1/jobs"),
         ("post", "/api/v1/jobs/{job_id}/retry"),
         ("post", "/api/v1/models"),
+        ("post", "/api/v1/schemas/{subject}/versions"),
+        ("post", "/api/v1/schema-migrations"),
     }
 
 

@@ -228,7 +228,18 @@ def world(auth_client):
     application = services.application_submit(project=project, applicant=applicant, message="我想加入")
     dataset = make_dataset(project, owner)
     model_version = trained_houses(project, owner)
+    admin = UserFactory(is_staff=True)
+    from schema_registry import services as registry
+    from schema_registry.selectors import subject_get
+
+    extra = registry.subject_update(
+        subject=subject_get(name="project.extra"), actor=admin, data={"compatibility": "NONE"}
+    )
+    registry.schema_version_register(subject=extra, schema={"type": "object", "required": ["stage"]}, actor=admin)
+    migration = registry.migration_create(subject=extra, from_number=1, to_number=2, plan=None, actor=admin, defer=True)
     return {
+        "migration": migration,
+        "admin_client": auth_client(admin),
         "owner": owner,
         "project": project,
         "dataset": dataset,
@@ -307,7 +318,13 @@ LISTS = {
     "/api/v1/jobs/{job_id}/logs": "logs",
     "/api/v1/models": "models",
     "/api/v1/models/{model_id}/versions": "versions",
+    "/api/v1/schemas": "schemas",
+    "/api/v1/schemas/{subject}/versions": "versions",
+    "/api/v1/schema-migrations": "migrations",
+    "/api/v1/schema-migrations/{migration_id}/log": "entries",
 }
+# Lists only platform admins may read.
+ADMIN_LISTS = {"/api/v1/schema-migrations", "/api/v1/schema-migrations/{migration_id}/log"}
 # Paged like a list, but a page of a dataset's rows carries its columns too.
 ROW_PAGES = {"/api/v1/datasets/{dataset_id}/versions/{number}/rows": {"columns", "rows", "pagination"}}
 
@@ -319,6 +336,8 @@ def _filled(path: str, world: dict) -> str:
         .replace("{job_id}", str(world["model_version"].job_id))
         .replace("{model_id}", str(world["model_version"].model_id))
         .replace("{number}", "1")
+        .replace("{subject}", "project.extra")
+        .replace("{migration_id}", str(world["migration"].id))
     )
 
 
@@ -338,6 +357,7 @@ def test_every_list_documents_its_list_key_and_answers_the_documented_shape(worl
         documented = _resolve(schema, response_schema(schema, path, "get", 200))
         assert set(documented["properties"]) == {key, "pagination"}, path
         client = world["applicant_client"] if path == "/api/v1/users/me/applications" else world["client"]
+        client = world["admin_client"] if path in ADMIN_LISTS else client
         response = client.get(_filled(path, world))
         assert response.status_code == 200, path
         assert response.json()[key], f"{path}: the world should give it rows"

@@ -9,13 +9,16 @@ add, the member to transfer to) and refresh tokens (a real one of demo's). Every
 """
 
 import functools
+import io
 
 import pytest
+from django.core.management import call_command
 
 from accounts.tests.factories import UserFactory
 from aimodels.tests.factories import trained_houses
 from datasets.tests.factories import make_dataset
 from projects import services
+from projects import services as project_services
 from projects.management.commands.seed_sandbox import PASSWORD as SANDBOX_PASSWORD
 from projects.management.commands.seed_sandbox import USERS as SANDBOX_USERS
 from projects.tests.factories import add_member, make_project
@@ -52,6 +55,11 @@ SENDERS = {
     "models_partial_update": "owner",
     "models_versions_partial_update": "owner",
     "models_versions_predict_create": "member",
+    "schemas_partial_update": "admin",
+    "schemas_compatibility_create": "admin",
+    "schemas_versions_create": "admin",
+    "schemas_versions_partial_update": "admin",
+    "schema_migrations_create": "admin",
 }
 # Direct uploads exist only on object storage: their examples run against the moto S3 server (the sandbox's
 # filesystem storage answers them with 409 OBJECT_STORAGE_REQUIRED, as documented).
@@ -122,7 +130,11 @@ def world(api_client, request):
     dataset = make_dataset(project, owner)
     model_version = trained_houses(project, owner)
     houses = model_version.dataset_version.dataset
+    admin = UserFactory(username="admin", is_staff=True)
+    project_services.project_update(project=project, actor=owner, data={"extra": {"预算": "50000"}})
+    call_command("seed_schemas", stdout=io.StringIO())  # the sandbox's project.extra v2
     return {
+        "admin": admin,
         "dataset": dataset,
         "houses": houses,
         "model_version": model_version,
@@ -168,6 +180,7 @@ def send_example(auth_client, api_client, world: dict, path: str, method: str, b
         .replace("{application_id}", str(world["application"].id))
         .replace("{model_id}", str(world["model_version"].model_id))
         .replace("{job_id}", str(world["model_version"].job_id))
+        .replace("{subject}", "project.extra")
     )
     assert "{" not in url, f"a path parameter the test does not fill: {url}"
     return getattr(client, method)(url, body, format="json")
