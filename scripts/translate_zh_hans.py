@@ -580,6 +580,8 @@ ZH = {
     "Must have at least %(limit)s properties.": "至少需要 %(limit)s 个属性。",
     "Must have at most %(limit)s properties.": "最多只能有 %(limit)s 个属性。",
     # Schema registry (schema_registry/)
+    "profile fields": "个人资料字段",
+    "The path is deeper than a document may be.": "该路径的层级超过了文档允许的深度。",
     "Schema registry": "模式注册中心",
     "new version": "新版本",
     "A JSON Schema (Draft 2020-12) to register as the next version; checked against the mode.": (
