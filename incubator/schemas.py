@@ -2,13 +2,18 @@
 translated messages for jsonschema's errors with each error's path in the document (additionalProperties names
 every unknown property on its own path)."""
 
+import functools
 import json
 import math
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import jsonschema_rs
 from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+from referencing import Registry
 
 # Deep enough for any real schema or plan; far below what the response renderer (orjson stops at 255 levels)
 # and the JSON Schema validator can take. A stored value deeper than that could never be shown again: one such
@@ -20,8 +25,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def json_value_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """Why a decoded JSON value cannot be stored and answered back, or None: nested deeper than `max_depth`,
     a NUL character (PostgreSQL's jsonb refuses it), a lone surrogate (not UTF-8: neither stored nor rendered),
-    a number out of range (1e400 decodes as infinity). Walked without recursion: the value may be as deep as
-    the parser allows."""
+    a number out of range (1e400 decodes as infinity; an integer beyond 64 bits cannot be rendered). Walked
+    without recursion: the value may be as deep as the parser allows."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -40,7 +45,85 @@ def json_value_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | 
                 return str(_("Text may not contain unpaired surrogate characters."))
         elif isinstance(node, float) and not math.isfinite(node):
             return str(_("A number is out of range."))
+        elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**63:
+            # JSON allows it, and PostgreSQL stores it; but the API's renderer (orjson) writes 64-bit integers
+            # only, so one such value would make every page that shows the document a 500.
+            return str(_("A number is out of range."))
     return None
+
+
+# --- validation without network and without backtracking ----------------------------------------------------
+
+
+def no_retrieve(uri: str) -> Any:
+    raise ValueError(f"a schema's references are never fetched ({uri})")
+
+
+NO_REMOTE = Registry()  # type: ignore[var-annotated]  # resolves nothing outside the schema itself
+
+
+@functools.lru_cache(maxsize=1024)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    return jsonschema_rs.validator_for({"type": "string", "pattern": pattern}, retriever=no_retrieve).is_valid
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a schema's pattern cannot be used (ECMA-262, as the Rust engine reads it), or None."""
+    try:
+        _matcher(pattern)
+    except Exception as exc:  # noqa: BLE001 - whatever the engine refuses
+        return str(exc)[:300]
+    return None
+
+
+def regex_search(pattern: str, text: str) -> bool:
+    """Whether `pattern` matches somewhere in `text`, as JSON Schema means it, in the Rust engine: it runs in time
+    linear in the text, so no pattern of a schema can make a write backtrack for minutes (Python's `re` does,
+    e.g. ^(a+)+$ on "aaa…!")."""
+    return _matcher(pattern)(text)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not regex_search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if regex_search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _extra_keys(instance: dict, schema: Any) -> list[str]:
+    known = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    patterns = list(schema.get("patternProperties", {})) if isinstance(schema, dict) else []
+    return [key for key in instance if key not in known and not any(regex_search(p, key) for p in patterns)]
+
+
+def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _extra_keys(instance, schema)
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, sorted(extras)))})")
+
+
+# Draft 2020-12 with the keywords that match regular expressions done in Rust (above).
+SafeValidator = validators.extend(
+    Draft202012Validator,
+    {"pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
+)
+
+
+def safe_validator(schema: Any) -> Any:
+    """A validator for a schema people wrote: formats asserted, no reference fetched, no regex backtracking."""
+    return SafeValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=NO_REMOTE)
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -52,12 +135,7 @@ def error_problems(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     """(path in the document, translated message) for one error; an unknown property is reported at its own path."""
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        known = set(schema.get("properties", {}))
-        patterns = list(schema.get("patternProperties", {}))
-        extra = sorted(
-            str(key) for key in error.instance if key not in known and not any(re.search(p, str(key)) for p in patterns)
-        )
+        extra = sorted(str(key) for key in _extra_keys(error.instance, error.schema))
         if extra:
             return [((*path, key), _("Unknown property.")) for key in extra]
     return [(path, error_message(error))]

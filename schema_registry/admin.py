@@ -12,7 +12,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, apply_each
+from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, apply_each, error_messages
+from incubator.errors import ApiError
 
 from . import services
 from .models import DocumentMigration, MigrationLogEntry, SchemaVersion, Subject
@@ -23,11 +24,12 @@ def _pretty(value: Any) -> str:
 
 
 class SubjectAdminForm(forms.ModelForm):
-    new_schema = forms.JSONField(
-        label=_("new version"),
+    # Text, not forms.JSONField: an empty field shows empty (not "null") and means "no new version".
+    new_schema = forms.CharField(
+        label=_("New version"),
         required=False,
         help_text=_("A JSON Schema (Draft 2020-12) to register as the next version; checked against the mode."),
-        widget=forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "class": "vLargeTextField"}),
     )
 
     class Meta:
@@ -36,6 +38,33 @@ class SubjectAdminForm(forms.ModelForm):
 
     def clean_description(self) -> str:
         return self.cleaned_data["description"].replace("\r\n", "\n")
+
+    def clean_new_schema(self) -> Any:
+        text = self.cleaned_data.get("new_schema", "").strip()
+        if not text:
+            return None
+        try:
+            schema = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(_("Enter a valid JSON.")) from exc
+        # The checks registering makes, shown on the field with every reason, the text kept for another try.
+        mode = self.cleaned_data.get("compatibility") or self.instance.compatibility
+        try:
+            report = services.compatibility_report(subject=self.instance, schema=schema, mode=mode)
+        except ApiError as exc:
+            raise forms.ValidationError(_explain(exc)) from exc
+        if not report["compatible"]:
+            raise forms.ValidationError(
+                [_("Not compatible (%(mode)s).") % {"mode": mode}]
+                + [f"{problem['path']}: {problem['message']}" for problem in report["incompatibilities"]]
+            )
+        return schema
+
+
+def _explain(exc: ApiError) -> list[str]:
+    details = exc.details.get("errors") or {}
+    lines = [f"{field}: {message}" for field, messages in details.items() for message in messages]
+    return lines or error_messages(exc)
 
 
 class VersionInline(admin.TabularInline):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
@@ -40,6 +39,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from django.utils.translation import gettext as _
+
+from incubator.schemas import regex_problem, regex_search
 
 MODES: tuple[str, ...] = (
     "NONE",
@@ -164,6 +165,7 @@ _SPLIT_TYPES = ("null", "boolean", "object", "array", "number", "string")
 _ALL_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
 _MAX_ALTERNATIVES = 64
 _MAX_DEPTH = 200
+_MAX_STEPS = 20_000
 _MISSING: Any = object()
 
 
@@ -305,13 +307,11 @@ def _frac_lcm(a: Fraction, b: Fraction) -> Fraction:
 
 
 def _search(pattern: Any, text: str) -> bool | None:
-    """Whether `pattern` matches somewhere in `text`; None when it is not a usable regex."""
-    if not isinstance(pattern, str):
+    """Whether `pattern` matches somewhere in `text`; None when it is not a usable regex. In the Rust engine, as
+    document validation does: no pattern backtracks for minutes."""
+    if not isinstance(pattern, str) or regex_problem(pattern):
         return None
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return None
+    return regex_search(pattern, text)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -444,6 +444,9 @@ class _Comparator:
         self.reader_root = reader_root
         self.writer_root = writer_root
         self._active: set[tuple[Any, ...]] = set()
+        # Comparisons made so far: nested anyOf/oneOf multiply them, so past _MAX_STEPS the rest is reported as
+        # not compared rather than computed for minutes.
+        self._steps = 0
         # Schemas made on the fly stay alive while compared: their id() is part of the cycle guard's keys.
         self._keep: list[Any] = []
 
@@ -568,6 +571,9 @@ class _Comparator:
     # structural comparison
 
     def compare(self, reader: Any, writer: Any, path: str) -> list[Narrowing]:
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            return [(path, "anyOf", "keyword_unsupported_change", _("The schemas are too complex to compare."))]
         key = (id(reader), id(writer))
         if key in self._active:
             return []  # The same pair is being compared further up: assume it holds (recursive schemas).

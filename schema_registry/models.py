@@ -193,4 +193,4 @@ class MigrationLogEntry(models.Model):
         indexes = [models.Index(fields=["migration", "id"], name="migration_log_order")]
 
     def __str__(self) -> str:
-        return self.message[:80]
+        return f"#{self.pk}"  # the admin's inline shows the message in its own column

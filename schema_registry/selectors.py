@@ -4,6 +4,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
@@ -142,6 +143,12 @@ def migration_log(*, migration: DocumentMigration, level: str | None = None) -> 
     if level:
         entries = entries.filter(level=level)
     return entries
+
+
+def migration_language(*, migration_id: int) -> str:
+    """The language its log is written in: that of the admin who created it (a worker has no request)."""
+    locale = DocumentMigration.objects.filter(pk=migration_id).values_list("created_by__locale", flat=True).first()
+    return locale or settings.LANGUAGE_CODE
 
 
 def migration_topic_readable(user: Any, ids: list[int]) -> set[int]:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -25,7 +25,15 @@ from accounts.models import User
 from incubator.errors import InvalidInput
 from incubator.events.services import event_record
 from incubator.generations import generation_bump, generation_get
-from incubator.schemas import MAX_JSON_DEPTH, error_problems, json_value_problem, path_order
+from incubator.schemas import (
+    MAX_JSON_DEPTH,
+    error_problems,
+    json_value_problem,
+    no_retrieve,
+    path_order,
+    regex_problem,
+    safe_validator,
+)
 from incubator.validation import model_clean
 
 from . import compat
@@ -70,18 +78,46 @@ def _dotted(prefix: str, path: tuple[Any, ...] | list[Any]) -> str:
     return ".".join([prefix, *(str(part) for part in path)]) if prefix else ".".join(str(part) for part in path)
 
 
-def _refs(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    found: list[tuple[tuple[Any, ...], str]] = []
+def _keywords(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
+    """Every (path, key, value) of the schema's objects, data (default, enum...) included: a check on keywords
+    that looks everywhere cannot be sidestepped by naming a property "default"."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-                found.append(((*path, key), value))
-            elif key not in ("default", "examples", "const", "enum"):
-                found.extend(_refs(value, (*path, key)))
+            yield path, key, value
+            yield from _keywords(value, (*path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found.extend(_refs(value, (*path, index)))
-    return found
+            yield from _keywords(value, (*path, index))
+
+
+def _reference_problems(schema: dict[str, Any], field: str) -> dict[str, list[str]]:
+    """References stay inside the schema (nothing is ever fetched), `$id` and `$schema` only at the root (an inner
+    `$id` would move what "#/..." means), and every pattern is one the regular-expression engine takes."""
+    errors: dict[str, list[str]] = {}
+    pattern_properties = unevaluated = False
+    for path, key, value in _keywords(schema):
+        where = _dotted(field, (*path, key))
+        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+            if not value.startswith("#"):
+                errors[where] = [_("Only references inside the schema (starting with #) are allowed.")]
+            elif not _resolvable(schema, value):
+                errors[where] = [_("This reference points at nothing in the schema.")]
+        elif key in ("$id", "$schema") and path:
+            errors[where] = [_("Only the schema's root may have %(keyword)s.") % {"keyword": key}]
+        elif key == "pattern" and isinstance(value, str) and regex_problem(value):
+            errors[where] = [_("This regular expression cannot be used: %(reason)s") % {"reason": regex_problem(value)}]
+        elif key == "patternProperties" and isinstance(value, dict):
+            pattern_properties = True
+            for pattern in value:
+                if regex_problem(pattern):
+                    errors[_dotted(where, (pattern,))] = [
+                        _("This regular expression cannot be used: %(reason)s") % {"reason": regex_problem(pattern)}
+                    ]
+        elif key == "unevaluatedProperties":
+            unevaluated = True
+    if pattern_properties and unevaluated:
+        errors[field] = [_("unevaluatedProperties cannot be combined with patternProperties here.")]
+    return errors
 
 
 def schema_check(schema: Any, *, field: str = "schema") -> None:
@@ -105,11 +141,7 @@ def schema_check(schema: Any, *, field: str = "schema") -> None:
     for problem in problems:
         errors.setdefault(_dotted(field, tuple(problem.absolute_path)), []).append(problem.message)
     if not errors:
-        for path, ref in _refs(schema):
-            if not ref.startswith("#"):
-                errors[_dotted(field, path)] = [_("Only references inside the schema (starting with #) are allowed.")]
-            elif not _resolvable(schema, ref):
-                errors[_dotted(field, path)] = [_("This reference points at nothing in the schema.")]
+        errors = _reference_problems(schema, field)
     if errors:
         first, messages = next(iter(errors.items()))
         raise SchemaInvalid(details={"field": first, "message": messages[0], "errors": errors})
@@ -148,11 +180,10 @@ class DocumentChecker:
     it refuses goes through jsonschema for the messages (and is valid if jsonschema finds nothing)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        self.validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self.validator = safe_validator(schema)
         try:
-            self.fast: Callable[[Any], bool] | None = jsonschema_rs.validator_for(
-                schema, validate_formats=True
-            ).is_valid
+            fast = jsonschema_rs.validator_for(schema, validate_formats=True, retriever=no_retrieve)
+            self.fast: Callable[[Any], bool] | None = fast.is_valid
         except Exception:  # noqa: BLE001 - a schema the Rust validator does not take: jsonschema alone
             self.fast = None
 
@@ -165,8 +196,12 @@ class DocumentChecker:
             except Exception:  # noqa: BLE001 - a value it cannot convert: jsonschema decides
                 pass
         problems: list[tuple[tuple[Any, ...], str]] = []
-        for error in self.validator.iter_errors(document):
-            problems.extend(error_problems(error))
+        try:
+            for error in self.validator.iter_errors(document):
+                problems.extend(error_problems(error))
+        except Exception:  # noqa: BLE001 - a schema registered before a check existed: refuse, never a 500
+            logger.exception("a document could not be checked against its schema")
+            return [((), _("The document cannot be checked against the current schema."))]
         return sorted(problems, key=lambda problem: path_order(problem[0]))
 
 

@@ -6,8 +6,9 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.utils import translation
 
-from . import services
+from . import selectors, services
 
 
 @shared_task(
@@ -19,7 +20,8 @@ from . import services
     time_limit=6 * 3600 + 60,
 )
 def migration_run(self: Task, migration_id: int) -> None:
-    services.migration_run(migration_id=migration_id, task_id=self.request.id or "")
+    with translation.override(selectors.migration_language(migration_id=migration_id)):
+        services.migration_run(migration_id=migration_id, task_id=self.request.id or "")
 
 
 @shared_task(
@@ -31,7 +33,8 @@ def migration_run(self: Task, migration_id: int) -> None:
     time_limit=6 * 3600 + 60,
 )
 def migration_rollback_run(self: Task, migration_id: int) -> None:
-    services.migration_rollback_run(migration_id=migration_id, task_id=self.request.id or "")
+    with translation.override(selectors.migration_language(migration_id=migration_id)):
+        services.migration_rollback_run(migration_id=migration_id, task_id=self.request.id or "")
 
 
 @shared_task(name="schema_registry.migrations_sweep", soft_time_limit=60, time_limit=90)

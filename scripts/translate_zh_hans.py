@@ -580,6 +580,16 @@ ZH = {
     "Must have at least %(limit)s properties.": "至少需要 %(limit)s 个属性。",
     "Must have at most %(limit)s properties.": "最多只能有 %(limit)s 个属性。",
     # Schema registry (schema_registry/)
+    "The schemas are too complex to compare.": "这些模式过于复杂，无法比较。",
+    "Only the schema's root may have %(keyword)s.": "只有模式的根可以包含 %(keyword)s。",
+    "This regular expression cannot be used: %(reason)s": "无法使用该正则表达式：%(reason)s",
+    "unevaluatedProperties cannot be combined with patternProperties here.": (
+        "此处 unevaluatedProperties 不能与 patternProperties 同时使用。"
+    ),
+    "The document cannot be checked against the current schema.": "无法按当前模式校验该文档。",
+    "New version": "新版本",
+    "Enter a valid JSON.": "请输入有效的 JSON。",
+    "Not compatible (%(mode)s).": "不兼容（%(mode)s）。",
     "profile fields": "个人资料字段",
     "The path is deeper than a document may be.": "该路径的层级超过了文档允许的深度。",
     "Schema registry": "模式注册中心",

@@ -95,6 +95,7 @@ class SchemaBundleView(GenericAPIView):
         sent = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
         if etag in sent or f"W/{etag}" in sent or "*" in sent:
             response: HttpResponse = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+            del response["Content-Type"]  # no body, so no type
         else:
             response = Response(body)
         response["ETag"] = etag
@@ -163,7 +164,13 @@ class SubjectDetailView(SubjectScopedView):
             "the new one; FORWARD, data written under the new version is valid under the previous one; FULL, "
             "both; _TRANSITIVE, against every earlier version rather than the latest."
         ),
-        examples=[OpenApiExample("Full", value={"compatibility": "FULL_TRANSITIVE"}, request_only=True)],
+        examples=[
+            OpenApiExample(
+                "Describe",
+                value={"description": "项目的扩展信息：预算与阶段 / A project's extra fields: budget and stage"},
+                request_only=True,
+            )
+        ],
     )
     def patch(self, request: Request, subject: str) -> HttpResponse:
         data = SubjectUpdateInputSerializer(data=request.data)

@@ -369,22 +369,27 @@ def test_an_unexpected_error_fails_the_migration_with_its_message(extra, admin, 
     assert not DocumentBackup.objects.filter(migration=migration).exists()
 
 
-def test_documents_keep_numbers_beyond_64_bits_and_unicode_through_a_run_and_a_rollback(
+def test_documents_keep_large_numbers_and_unicode_through_a_run_and_a_rollback(
     extra, admin, django_capture_on_commit_callbacks
 ):
-    big = {"预算": "1", "大数": 2**70, "说明": "中文 \u2028 emoji 🚀", "nested": [{"x": -(2**65)}]}
-    project = make_project(UserFactory(), extra=big)
+    kept = {"预算": "1", "大数": 2**62, "说明": "中文 \u2028 emoji 🚀", "nested": [{"x": -(2**63)}]}
+    project = make_project(UserFactory(), extra=kept)
+    # Stored before any check existed: a number no response can render. The run must not write it again.
+    beyond = make_project(UserFactory(), extra={"预算": "2"})
+    Project.objects.filter(pk=beyond.pk).update(extra={"预算": "2", "大数": 2**70})
     _register_v2(extra, admin)
     with django_capture_on_commit_callbacks(execute=True):
-        migration = _migrate(extra, admin)
+        migration = _migrate(extra, admin, abort_threshold=50)
     migration.refresh_from_db()
-    assert migration.status == "succeeded"
+    assert migration.status == "succeeded" and migration.failed == 1
     project.refresh_from_db()
-    assert project.extra == {**{k: v for k, v in big.items() if k != "预算"}, "budget": 1, "stage": "idea"}
+    assert project.extra == {**{k: v for k, v in kept.items() if k != "预算"}, "budget": 1, "stage": "idea"}
+    beyond.refresh_from_db()
+    assert beyond.schema_version == 1 and beyond.extra["大数"] == 2**70
     with django_capture_on_commit_callbacks(execute=True):
         services.migration_rollback(migration=migration, actor=admin)
     project.refresh_from_db()
-    assert project.extra == big and project.schema_version == 1
+    assert project.extra == kept and project.schema_version == 1
 
 
 def test_a_write_that_changes_only_a_json_type_is_a_change_and_an_unchanged_one_keeps_its_stamp(extra, admin):
@@ -395,3 +400,15 @@ def test_a_write_that_changes_only_a_json_type_is_a_change_and_an_unchanged_one_
     assert kept.schema_version == 1  # unchanged: not validated again, not restamped
     changed = project_services.project_update(project=project, actor=owner, data={"extra": {"a": True}})
     assert changed.extra == {"a": True} and changed.schema_version == 2
+
+
+def test_a_migrations_log_is_written_in_the_language_of_the_admin_who_created_it(
+    extra, django_capture_on_commit_callbacks
+):
+    english = UserFactory(is_staff=True, locale="en")
+    _projects(2)
+    _register_v2(extra, english)
+    with django_capture_on_commit_callbacks(execute=True):
+        migration = services.migration_create(subject=extra, from_number=1, to_number=2, plan=PLAN, actor=english)
+    messages = list(MigrationLogEntry.objects.filter(migration=migration).values_list("message", flat=True))
+    assert messages[-1] == "Finished: 2 changed, 0 failed of 2."

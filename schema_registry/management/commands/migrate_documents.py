@@ -40,7 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.show_progress = not options["no_progress"]
+        # A bar redrawn with \r is for a terminal: a deploy log gets the summary lines only.
+        self.show_progress = not options["no_progress"] and self.stdout.isatty()
         try:
             if options["pending"]:
                 if options["subject"]:
