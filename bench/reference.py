@@ -16,7 +16,19 @@ def me(request: HttpRequest) -> JsonResponse:
     token = AccessToken(request.headers["Authorization"].split()[1])
     user = (
         User.objects.filter(pk=token["user_id"], is_active=True)
-        .values("id", "username", "email", "display_name", "avatar_url", "bio", "locale", "role", "date_joined")
+        .values(
+            "id",
+            "username",
+            "email",
+            "display_name",
+            "avatar_url",
+            "bio",
+            "locale",
+            "role",
+            "date_joined",
+            "profile",
+            "schema_version",
+        )
         .get()
     )
     user["date_joined"] = user["date_joined"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -47,6 +59,8 @@ def projects(request: HttpRequest) -> JsonResponse:
             "visibility",
             "tags",
             "member_count",
+            "extra",
+            "schema_version",
             "created_at",
             "updated_at",
             "owner_id",
