@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import jsonschema_rs
 import orjson
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -104,14 +105,15 @@ def _reference_problems(schema: dict[str, Any], field: str) -> dict[str, list[st
                 errors[where] = [_("This reference points at nothing in the schema.")]
         elif key in ("$id", "$schema") and path:
             errors[where] = [_("Only the schema's root may have %(keyword)s.") % {"keyword": key}]
-        elif key == "pattern" and isinstance(value, str) and regex_problem(value):
-            errors[where] = [_("This regular expression cannot be used: %(reason)s") % {"reason": regex_problem(value)}]
+        elif key == "pattern" and isinstance(value, str):
+            if reason := regex_problem(value):
+                errors[where] = [_("This regular expression cannot be used: %(reason)s") % {"reason": reason}]
         elif key == "patternProperties" and isinstance(value, dict):
             pattern_properties = True
             for pattern in value:
-                if regex_problem(pattern):
+                if reason := regex_problem(pattern):
                     errors[_dotted(where, (pattern,))] = [
-                        _("This regular expression cannot be used: %(reason)s") % {"reason": regex_problem(pattern)}
+                        _("This regular expression cannot be used: %(reason)s") % {"reason": reason}
                     ]
         elif key == "unevaluatedProperties":
             unevaluated = True
@@ -205,15 +207,18 @@ class DocumentChecker:
         return sorted(problems, key=lambda problem: path_order(problem[0]))
 
 
-@functools.lru_cache(maxsize=256)
-def _checker_for(fingerprint: str, canonical: str) -> DocumentChecker:
-    return DocumentChecker(json.loads(canonical))
+_checkers: dict[str, DocumentChecker] = {}
 
 
-def document_checker(schema: dict[str, Any]) -> DocumentChecker:
-    """The checker of a schema, kept per process (formats are asserted: an "email" must be one)."""
-    canonical = json.dumps(schema, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return _checker_for(hashlib.sha256(canonical.encode()).hexdigest(), canonical)
+def document_checker(schema: dict[str, Any], fingerprint: str | None = None) -> DocumentChecker:
+    """The checker of a schema, kept per process by fingerprint (a version's is stored: no hashing per write)."""
+    fingerprint = fingerprint or schema_fingerprint(schema)
+    checker = _checkers.get(fingerprint)
+    if checker is None:
+        if len(_checkers) >= 256:
+            _checkers.clear()
+        checker = _checkers[fingerprint] = DocumentChecker(schema)
+    return checker
 
 
 # --- subjects -----------------------------------------------------------------------------------------------
@@ -361,10 +366,10 @@ def schema_version_delete(*, version: SchemaVersion, actor: User) -> None:
 # --- documents the apps store -------------------------------------------------------------------------------
 
 
-def _current(name: str) -> tuple[int, dict[str, Any]]:
-    from django.core.cache import cache
-
-    key = f"schema_registry:current:{generation_get(REGISTRY_GENERATION)}:{name}"
+def _current(name: str) -> tuple[int, dict[str, Any], str]:
+    """(number, schema, fingerprint) of the subject's current version, kept in the cache under the registry's
+    generation."""
+    key = f"schema_registry:current-version:{generation_get(REGISTRY_GENERATION)}:{name}"
     found = cache.get(key)
     if found is not None:
         return found
@@ -374,8 +379,10 @@ def _current(name: str) -> tuple[int, dict[str, Any]]:
         subject = Subject.objects.filter(name=name).first()
     if subject is None:
         raise LookupError(f"schema subject {name!r} is not declared")
-    schema = subject.versions.filter(number=subject.current_number).values_list("schema", flat=True).get()
-    found = (subject.current_number, schema)
+    schema, fingerprint = (
+        subject.versions.filter(number=subject.current_number).values_list("schema", "fingerprint").get()
+    )
+    found = (subject.current_number, schema, fingerprint)
     cache.set(key, found, timeout=3600)
     return found
 
@@ -388,8 +395,8 @@ def document_validate(*, subject: str, document: Any, field: str) -> int:
     problem = json_value_problem(document)
     if problem is not None:
         raise InvalidInput({field: [problem]})
-    number, schema = _current(subject)
-    problems = document_checker(schema).problems(document)
+    number, schema, fingerprint = _current(subject)
+    problems = document_checker(schema, fingerprint).problems(document)
     if problems:
         errors: dict[str, list[str]] = {}
         for path, message in problems:

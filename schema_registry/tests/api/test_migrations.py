@@ -8,6 +8,7 @@ from projects.models import Project
 from projects.tests.factories import make_project
 from schema_registry import services
 from schema_registry.models import DocumentBackup, DocumentMigration, Subject
+from schema_registry.tests.api.contract import error_body as _error
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,6 @@ PLAN = [
 # The plan as the registry keeps it: every option spelled out.
 COMPILED = [PLAN[0], {**PLAN[1], "on_error": "fail"}, PLAN[2]]
 BODY = {"subject": "project.extra", "from": 1, "to": 2, "plan": PLAN}
-CONTRACT_ERROR = {"status_code", "error_code", "message", "details"}
 PAGINATION = {"page", "page_size", "total", "total_pages", "next", "previous"}
 MIGRATION_FIELDS = {
     "id",
@@ -51,31 +51,6 @@ MIGRATION_FIELDS = {
     "started_at",
     "finished_at",
 }
-
-
-def _error(response, status_code: int, error_code: str) -> dict:
-    body = response.json()
-    assert set(body) == CONTRACT_ERROR, body
-    assert (response.status_code, body["status_code"], body["error_code"]) == (status_code, status_code, error_code), (
-        body
-    )
-    assert isinstance(body["message"], str) and body["message"] and isinstance(body["details"], dict), body
-    return body
-
-
-@pytest.fixture
-def admin():
-    return UserFactory(is_staff=True)
-
-
-@pytest.fixture
-def admin_client(admin, auth_client):
-    return auth_client(admin)
-
-
-@pytest.fixture
-def user_client(auth_client):
-    return auth_client(UserFactory())
 
 
 @pytest.fixture

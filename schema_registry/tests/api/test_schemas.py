@@ -21,6 +21,8 @@ from schema_registry.errors import (
     SubjectManaged,
 )
 from schema_registry.models import Compatibility, DocumentMigration, SchemaVersion, Subject
+from schema_registry.tests.api.contract import CONTRACT_ERROR
+from schema_registry.tests.api.contract import error_body as _error
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +41,6 @@ V2 = {
 }
 # Compatible with FREE in every direction: only an annotation changes.
 TITLED = {"$schema": DRAFT, "type": "object", "title": "额外字段"}
-CONTRACT_ERROR = {"status_code", "error_code", "message", "details"}
 PAGINATION = {"page", "page_size", "total", "total_pages", "next", "previous"}
 SUBJECT_FIELDS = {"name", "description", "compatibility", "managed", "current_version", "created_at", "updated_at"}
 VERSION_FIELDS = {"subject", "version", "schema", "deprecated", "current", "created_at"}
@@ -47,32 +48,6 @@ VERSION_FIELDS = {"subject", "version", "schema", "deprecated", "current", "crea
 
 def _chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
-
-
-def _error(response, status_code: int, error_code: str) -> dict:
-    """The contract's error body, with the status and code expected."""
-    body = response.json()
-    assert set(body) == CONTRACT_ERROR, body
-    assert (response.status_code, body["status_code"], body["error_code"]) == (status_code, status_code, error_code), (
-        body
-    )
-    assert isinstance(body["message"], str) and body["message"] and isinstance(body["details"], dict), body
-    return body
-
-
-@pytest.fixture
-def admin():
-    return UserFactory(is_staff=True)
-
-
-@pytest.fixture
-def admin_client(admin, auth_client):
-    return auth_client(admin)
-
-
-@pytest.fixture
-def user_client(auth_client):
-    return auth_client(UserFactory())
 
 
 @pytest.fixture
