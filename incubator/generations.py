@@ -23,6 +23,10 @@ from .cache import redis_enabled, redis_execute, redis_key
 
 logger = logging.getLogger(__name__)
 
+# The family analytics answers hang on: every outbox event that changes what a figure counts bumps it
+# (incubator.events.services), and so does a registration, which records no event.
+ANALYTICS_GENERATION = "analytics"
+
 
 def generation_key(name: str) -> str:
     return f"generation:{name}"

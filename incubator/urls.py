@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("aimodels.api.urls")),
     path("", include("schema_registry.api.urls")),
     path("", include("schema_registry.api.database")),
+    path("analytics/", include("analytics.api.urls")),
     path("events", EventListView.as_view(), name="event-list"),
     path("events/stream", EventStreamView.as_view(), name="event-stream"),
     path("health", LivenessView.as_view(), name="health"),

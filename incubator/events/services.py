@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from incubator.generations import ANALYTICS_GENERATION, generation_bump
+
 from . import tail
 from .catalogue import EVENT_TYPES
 from .models import Event
@@ -19,6 +21,12 @@ from .selectors import event_prev, event_wire
 from .topics import topic_group, user_control_group
 
 logger = logging.getLogger(__name__)
+
+# Events that change no figure of analytics: progress ticks and learning-curve points arrive many times a second
+# while work runs, and the status event that ends the work bumps the generation anyway.
+QUIET_EVENTS = frozenset(
+    {"job.progress", "job.metric", "dataset.version.progress", "dataset.profile.progress", "schema_migration.progress"}
+)
 
 # Membership changes make a user's open streams re-check what they may read, at once.
 ACCESS_EVENTS = frozenset({"member.added", "member.updated", "member.removed", "project.ownership_transferred"})
@@ -39,6 +47,8 @@ def event_record(
         payload=payload,
         actor_id=actor_id,
     )
+    if type not in QUIET_EVENTS:
+        generation_bump(ANALYTICS_GENERATION)
     transaction.on_commit(lambda: event_publish(event=event))
     return event
 

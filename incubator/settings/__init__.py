@@ -5,6 +5,7 @@ incubator.settings.production adds the production checks on top.
 """
 
 from .aimodels import *  # noqa: F403
+from .analytics import *  # noqa: F403
 from .api import *  # noqa: F403
 from .base import *  # noqa: F403
 from .cache import *  # noqa: F403

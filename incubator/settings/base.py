@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "datasets",
     "aimodels",
     "schema_registry",
+    "analytics",
 ]
 
 MIDDLEWARE = [
