@@ -17,7 +17,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from incubator.batch import count_and_read
 from incubator.errors import InvalidInput, TooManyAttempts
 from incubator.events.services import event_record
-from incubator.generations import ANALYTICS_GENERATION, generation_bump
+from incubator.generations import ANALYTICS_GENERATION, generation_bump_after_commit
 from incubator.schemas import json_equal
 from incubator.throttling import incr_window
 from incubator.validation import model_clean
@@ -61,7 +61,7 @@ def user_register(*, email: str, username: str, password: str, display_name: str
             user.save()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise AccountConflict(details={"field": "email"}) from exc
-    generation_bump(ANALYTICS_GENERATION)  # users_registered counts it; a registration records no event
+    generation_bump_after_commit(ANALYTICS_GENERATION)  # users_registered counts it; a registration records no event
     return user
 
 

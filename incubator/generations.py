@@ -74,6 +74,13 @@ def generation_bump(name: str) -> None:
     transaction.on_commit(lambda: _bump_after_commit(name))
 
 
+def generation_bump_after_commit(name: str) -> None:
+    """Only after commit, and never failing the write: for derived values that are allowed a short staleness
+    (analytics answers, kept for seconds anyway). A reader keys what it computes by the token it read first, so
+    nothing computed from the old rows is ever stored under the new token."""
+    transaction.on_commit(lambda: _bump_after_commit(name))
+
+
 def _bump_after_commit(name: str) -> None:
     try:
         _bump(name)

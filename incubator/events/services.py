@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from incubator.generations import ANALYTICS_GENERATION, generation_bump
+from incubator.generations import ANALYTICS_GENERATION, generation_bump_after_commit
 
 from . import tail
 from .catalogue import EVENT_TYPES
@@ -48,7 +48,7 @@ def event_record(
         actor_id=actor_id,
     )
     if type not in QUIET_EVENTS:
-        generation_bump(ANALYTICS_GENERATION)
+        generation_bump_after_commit(ANALYTICS_GENERATION)
     transaction.on_commit(lambda: event_publish(event=event))
     return event
 
