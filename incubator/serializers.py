@@ -19,6 +19,7 @@ class QueryParamsSerializer(serializers.Serializer):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._has_required = any(field.required for field in cls._declared_fields.values())  # type: ignore[attr-defined]
         for name, field in cls._declared_fields.items():  # type: ignore[attr-defined]
             if isinstance(field, serializers.BaseSerializer):
                 raise TypeError(f"{cls.__name__}.{name}: query parameters are flat fields, not serializers")
@@ -35,7 +36,8 @@ class QueryParamsSerializer(serializers.Serializer):
         declared = self._declared_fields  # type: ignore[attr-defined]
         if sent is None:
             return copy.deepcopy(declared)
-        return {name: copy.copy(field) for name, field in declared.items() if name in sent}
+        # A required parameter that was not sent is built too, so that its absence is the 400 it should be.
+        return {name: copy.copy(field) for name, field in declared.items() if name in sent or field.required}
 
     @classmethod
     def validated(cls, request: Any) -> dict[str, Any]:
@@ -73,6 +75,7 @@ class QueryParamsSerializer(serializers.Serializer):
         if (
             isinstance(sent, dict)
             and type(self).validate is serializers.Serializer.validate
+            and not getattr(self, "_has_required", False)
             and self._declared_fields.keys().isdisjoint(sent)  # type: ignore[attr-defined]
         ):
             self._validated_data: Any = {}
