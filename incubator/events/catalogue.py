@@ -52,4 +52,7 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     # Users: topic user:{id}, readable by that user and platform admins
     "user.created": ("user", "An account was created by an admin."),
     "user.updated": ("user", "An admin changed the account; `changed` names the fields (password included)."),
+    # Exports of analytics reports: topic user:{creator id}
+    "export.status": ("user", "An export was queued, started, succeeded or failed."),
+    "export.progress": ("user", "An export's progress, 0 to 1, at most about once a second while it runs."),
 }

@@ -23,9 +23,17 @@ from .topics import topic_group, user_control_group
 logger = logging.getLogger(__name__)
 
 # Events that change no figure of analytics: progress ticks and learning-curve points arrive many times a second
-# while work runs, and the status event that ends the work bumps the generation anyway.
+# while work runs (the status event that ends the work bumps the generation anyway), and exports only read.
 QUIET_EVENTS = frozenset(
-    {"job.progress", "job.metric", "dataset.version.progress", "dataset.profile.progress", "schema_migration.progress"}
+    {
+        "job.progress",
+        "job.metric",
+        "dataset.version.progress",
+        "dataset.profile.progress",
+        "schema_migration.progress",
+        "export.status",
+        "export.progress",
+    }
 )
 
 # Membership changes make a user's open streams re-check what they may read, at once.
