@@ -6,6 +6,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from drf_spectacular.views import SpectacularAPIView
 
+from analytics.dashboard import dashboard_view
+
 from .docs import RedocView, SwaggerView
 from .events.views import EventListView, EventStreamView
 from .health import LivenessView, ReadinessView
@@ -37,6 +39,7 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),
+    path("admin/analytics/dashboard/", admin.site.admin_view(dashboard_view), name="analytics-dashboard"),
     path("admin/", admin.site.urls),
     path("", landing, name="landing"),
     path("favicon.ico", favicon, name="favicon"),
