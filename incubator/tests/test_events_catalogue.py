@@ -14,7 +14,7 @@ from incubator.events.catalogue import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "events.md"
-APPS = ("projects", "datasets", "aimodels", "accounts", "schema_registry")
+APPS = ("projects", "datasets", "aimodels", "accounts", "schema_registry", "analytics")
 
 TYPE_SHAPE = r"[a-z][a-z_]*(?:\.[a-z][a-z_]*)+"
 TYPE_HEADING = re.compile(rf"^###[ \t]+`?({TYPE_SHAPE})`?[ \t]*$", re.M)

@@ -150,6 +150,7 @@ def test_the_openapi_document_offers_the_header_on_every_creating_post():
         ("post", "/api/v1/models"),
         ("post", "/api/v1/schemas/{subject}/versions"),
         ("post", "/api/v1/schema-migrations"),
+        ("post", "/api/v1/analytics/exports"),
     }
 
 

@@ -237,6 +237,9 @@ def world(auth_client):
     )
     registry.schema_version_register(subject=extra, schema={"type": "object", "required": ["stage"]}, actor=admin)
     migration = registry.migration_create(subject=extra, from_number=1, to_number=2, plan=None, actor=admin, defer=True)
+    from analytics.services import export_create
+
+    export_create(user=owner, report="projects", params={}, format="csv")
     return {
         "migration": migration,
         "admin_client": auth_client(admin),
@@ -322,6 +325,7 @@ LISTS = {
     "/api/v1/schemas/{subject}/versions": "versions",
     "/api/v1/schema-migrations": "migrations",
     "/api/v1/schema-migrations/{migration_id}/log": "entries",
+    "/api/v1/analytics/exports": "exports",
 }
 # Lists only platform admins may read.
 ADMIN_LISTS = {"/api/v1/schema-migrations", "/api/v1/schema-migrations/{migration_id}/log"}

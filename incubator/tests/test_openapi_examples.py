@@ -30,6 +30,7 @@ pytestmark = pytest.mark.django_db
 # Who sends each operation's examples: None is anonymous; the others are users of the world below.
 
 SENDERS = {
+    "analytics_exports_create": "owner",
     "users_register_create": None,
     "users_login_create": None,
     "users_token_refresh_create": None,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from aimodels.tests.factories import trained_houses
+from analytics.services import export_create
 from datasets.models import DatasetUpload
 from datasets.tests.factories import make_dataset
 from projects import services
@@ -73,6 +74,7 @@ def world(auth_client):
         "dataset_id": dataset.id,
         "number": 1,
         "upload_id": upload.id,
+        "export_id": export_create(user=owner, report="projects", params={}, format="json").id,
     }
     callers = {"anonymous": None, "owner": owner, "member": member, "outsider": outsider, "admin": admin}
     return ids, {name: auth_client(user) if user else None for name, user in callers.items()}
@@ -89,7 +91,7 @@ def test_no_method_on_any_route_answers_5xx(world, api_client):
             path = "/" + route
             for name, value in ids.items():
                 path = path.replace(f"<int:{name}>", str(value))
-            path = path.replace("<str:subject>", "project.extra")
+            path = path.replace("<str:subject>", "project.extra").replace("<uuid:export_id>", str(ids["export_id"]))
             assert "<" not in path, path
             for caller, client in clients.items():
                 client = client or api_client
