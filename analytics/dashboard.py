@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.encoding import force_str
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Project
@@ -218,7 +218,7 @@ def dashboard_data(*, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         "jobs_by_status": [row["key"] for row in figures["jobs"]["by_status"]],
         **{key: metrics for key, _title, metrics in TREND_CHARTS},
     }
-    return {"overview": figures, "charts": charts, "keys": keys, "i18n": {"no_data": _g("No data")}}
+    return {"overview": figures, "charts": charts, "keys": keys, "i18n": {"no_data": gettext("No data")}}
 
 
 def _tiles(figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -246,10 +246,10 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     if seconds < 60:
-        return _g("%(n).1f s") % {"n": seconds}
+        return gettext("%(n).1f s") % {"n": seconds}
     if seconds < 3600:
-        return _g("%(n).1f min") % {"n": seconds / 60}
-    return _g("%(n).1f h") % {"n": seconds / 3600}
+        return gettext("%(n).1f min") % {"n": seconds / 60}
+    return gettext("%(n).1f h") % {"n": seconds / 3600}
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:

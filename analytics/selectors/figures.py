@@ -143,10 +143,10 @@ def buckets(interval: str, start: date, end: date) -> list[date]:
             {
                 "from": [
                     _(
-                        "The range holds %(count)d buckets of one %(interval)s; at most %(max)d are allowed: "
+                        "The range holds %(count)d buckets; at most %(max)d are allowed: "
                         "narrow the range or choose a longer interval."
                     )
-                    % {"count": count, "interval": interval, "max": MAX_BUCKETS}
+                    % {"count": count, "max": MAX_BUCKETS}
                 ]
             }
         )

@@ -185,7 +185,7 @@ def test_leaderboard_ranks_by_accuracy_higher_first_across_dataset_versions(owne
     assert board["rows"][1]["algorithm"] == "logistic_regression" and board["rows"][1]["dataset_version"] == 1
     assert board["chart"] == {
         "x": ["客服意图 v2", "Churn v1", "客服意图 v1", "Churn v2"],
-        "series": [{"name": "Accuracy", "data": [0.93, 0.88, 0.81, 0.75]}],
+        "series": [{"name": "准确率", "data": [0.93, 0.88, 0.81, 0.75]}],  # zh-hans: the default language
         "unit": "",
     }
 

@@ -16,6 +16,8 @@ def test_a_lost_bump_after_commit_does_not_turn_a_committed_create_into_an_error
     real = generations._bump
 
     def flaky(name):
+        if name != "projects":  # the analytics bump after commit is best effort (logged) anyway
+            return real(name)
         calls.append(name)
         if len(calls) > 1:
             raise RedisConnectionError("gone")
