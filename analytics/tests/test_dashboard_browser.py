@@ -2,6 +2,7 @@
 ASGI server: a staff user logs in through the admin's form, every chart is drawn, nothing is loaded from outside
 127.0.0.1, no console or page error; a screenshot is kept in var/artifacts/ for CI."""
 
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,15 @@ except ImportError:  # pragma: no cover - CI installs requirements-dev.txt
 
 
 def _browser_missing() -> str | None:
+    """Why the browser test cannot run here, or None. CI sets REQUIRE_BROWSER=1: there a missing browser fails
+    the test instead of skipping it, so the gate cannot quietly turn itself off."""
+    reason = _why_missing()
+    if reason and os.environ.get("REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"REQUIRE_BROWSER=1 but {reason}")
+    return reason
+
+
+def _why_missing() -> str | None:
     if sync_playwright is None:
         return "playwright is not installed (pip install -r requirements-dev.txt)"
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:

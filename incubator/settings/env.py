@@ -8,8 +8,25 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+# Redis addresses a parallel test run (pytest-xdist) gives each of its workers a database of its own: a test that
+# flushes the cache or a real Celery worker taking tasks from the broker would otherwise meet the other worker's.
+_PER_TEST_WORKER = frozenset({"REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"})
+
+
+def _test_worker_url(value: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    scheme, _, rest = value.partition("://")
+    host, slash, db = rest.rpartition("/")
+    if not index or not scheme.startswith("redis") or not slash or not db.isdigit():
+        return value
+    return f"{scheme}://{host}/{(int(db) - 8 * index) % 16}"
+
+
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
+    if value and name in _PER_TEST_WORKER:
+        value = _test_worker_url(value)
     return default if value is None or value == "" else value
 
 
