@@ -16,3 +16,9 @@ class ExportExpired(ApiError):
     status_code = status.HTTP_410_GONE
     error_code = "EXPORT_EXPIRED"
     default_detail = _("The export's file has expired; create the export again.")
+
+
+class ExportsBusy(ApiError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    error_code = "EXPORTS_BUSY"
+    default_detail = _("You already have %(count)d exports queued or running; wait for one to finish.")

@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from aimodels.models import TrainingJob
 from datasets.models import Dataset
+from incubator.errors import InvalidInput
 from projects.models import Membership, Project
 
 from .scope import Scope
@@ -71,6 +72,11 @@ class JobReportParams(ReportParams):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("created_from"), attrs.get("created_to")
+        figures = _figures()
+        for name, day in (("created_from", start), ("created_to", end)):
+            if day is not None and not figures.EARLIEST <= day <= figures.LATEST:
+                bounds = {"earliest": figures.EARLIEST, "latest": figures.LATEST}
+                raise serializers.ValidationError({name: [_("Dates run from %(earliest)s to %(latest)s.") % bounds]})
         if start and end and start > end:
             raise serializers.ValidationError({"created_to": [_("Must not be before created_from.")]})
         return attrs
@@ -318,24 +324,20 @@ class TrendReportParams(ReportParams):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        figures = _figures()
-        interval, start, end, _tz = _trend_range(attrs)
-        if start > end:
-            raise serializers.ValidationError({"to": [_("Must not be before from.")]})
-        if start < figures.EARLIEST or end > figures.LATEST:
-            raise serializers.ValidationError({"from": [_("Out of range.")]})
-        if figures.bucket_count(interval, start, end) > figures.MAX_BUCKETS:
-            raise serializers.ValidationError({"from": [_("Too many buckets; choose a shorter range.")]})
-        return attrs
+        # The defaults are resolved now and stored, so the file says which days and time zone it counts.
+        interval, start, end, tz = _trend_range(attrs)
+        return {**attrs, "interval": interval, "from": start, "to": end, "tz": tz.key}
 
 
 def _trend_range(params: dict[str, Any]) -> tuple[str, date, date, Any]:
-    figures = _figures()
-    tz = figures.time_zone(params.get("tz") or "UTC")
-    default_start, default_end = figures.default_range(tz)
-    end = params.get("to") or default_end
-    start = params.get("from") or (end - (default_end - default_start))
-    return params.get("interval") or "day", start, end, tz
+    """The same defaults and bounds as GET analytics/trends (figures.chart_range), so an export of a chart holds
+    the chart's numbers; InvalidInput becomes the serializer's error, under `params.`."""
+    try:
+        return _figures().chart_range(
+            interval=params.get("interval"), start=params.get("from"), end=params.get("to"), tz_name=params.get("tz")
+        )
+    except InvalidInput as exc:
+        raise serializers.ValidationError(exc.errors) from None
 
 
 def trends_table(scope: Scope, params: dict[str, Any]) -> Table:

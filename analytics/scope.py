@@ -9,9 +9,9 @@ share an answer.
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from projects.models import Project
+from projects.models import Membership, Project
 from projects.selectors import project_visibility_scope, project_visible_q
 
 
@@ -41,10 +41,21 @@ class Scope:
         """True when nothing is filtered out: an admin without a project narrows nothing."""
         return self.is_admin and self.project_id is None
 
+    def hidden(self) -> QuerySet:
+        """The projects this caller may not read: the private ones they are not a member of."""
+        private = Project.objects.filter(visibility=Project.Visibility.PRIVATE.value)
+        if self.user is None or not self.user.is_authenticated:
+            return private
+        return private.exclude(Exists(Membership.objects.filter(project=OuterRef("pk"), user=self.user)))
+
     def q(self, path: str = "project") -> Q:
         """A filter for rows that hang on a project through `path` (`project`, `dataset__project`...)."""
         if self.is_whole_platform():
             return Q()
-        if self.project_id is not None and self.is_admin:
-            return Q(**{f"{path}_id": self.project_id})
-        return Q(**{f"{path}__in": self.projects().values("pk")})
+        narrowed = Q(**{f"{path}_id": self.project_id}) if self.project_id is not None else Q()
+        if self.is_admin:
+            return narrowed
+        # "Not in the few private projects hidden from the caller" rather than "in the many visible ones": the
+        # same rows (every row has a project), but PostgreSQL hashes a short list instead of probing a subquery
+        # per row (bench/analytics.py: job counts of a member 310 ms -> 70-90 ms over 200,000 jobs).
+        return narrowed & ~Q(**{f"{path}__in": self.hidden().values("pk")})

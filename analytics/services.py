@@ -29,6 +29,7 @@ from datasets import storage
 from incubator.errors import ApiError, InvalidInput
 from incubator.events.services import event_record
 
+from .errors import ExportsBusy
 from .models import Export
 from .reports import REPORTS, Report, params_normalize, params_parse
 from .scope import Scope
@@ -96,6 +97,9 @@ def _send(export_id: int, task_id: str) -> None:
     task.apply_async((export_id,), task_id=task_id)
 
 
+ACTIVE = (Export.Status.QUEUED.value, Export.Status.RUNNING.value)
+
+
 @transaction.atomic
 def export_create(*, user: User, report: str, params: Any, format: str) -> Export:
     """A queued export of `report` in `format`, in the language active now (the request's); its task is sent
@@ -107,6 +111,11 @@ def export_create(*, user: User, report: str, params: Any, format: str) -> Expor
         normalized = params_normalize(found, params, user=user)
     except serializers.ValidationError as exc:
         raise InvalidInput({"params": exc.detail}) from None
+    # The user's row is the lock: two concurrent requests cannot both take the last free slot.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    limit = settings.ANALYTICS_EXPORTS_PER_USER
+    if Export.objects.filter(created_by=user, status__in=ACTIVE).count() >= limit:
+        raise ExportsBusy(ExportsBusy.default_detail % {"count": limit}, details={"limit": limit})
     export = Export(
         created_by=user,
         report=found.name,

@@ -1,10 +1,9 @@
 """/api/v1/analytics/overview, /trends and /projects/{id}/activity: the platform's figures, for dashboards."""
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -71,12 +70,10 @@ class TrendParamsSerializer(RangeParamsSerializer):
 
 def chart_range(params: dict[str, Any]) -> tuple[str, date, date, ZoneInfo]:
     """The interval, first and last day and time zone asked for, with their defaults (checked by the selector)."""
-    tz = figures.time_zone(params.get("tz") or settings.ANALYTICS_TIME_ZONE)
-    interval = params.get("interval") or "day"
-    end = params.get("to") or figures.today_in(tz)
-    start = params.get("from") or end - timedelta(days=figures.DEFAULT_DAYS - 1)
-    figures.buckets(interval, start, end)  # refused here, before the cache, when out of bounds
-    return interval, start, end, tz
+    # Refused here, before the cache, when out of bounds.
+    return figures.chart_range(
+        interval=params.get("interval"), start=params.get("from"), end=params.get("to"), tz_name=params.get("tz")
+    )
 
 
 def range_key(interval: str, start: date, end: date, tz: ZoneInfo) -> dict[str, Any]:

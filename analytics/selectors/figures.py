@@ -12,9 +12,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from django.db import connection
+from django.conf import settings
 from django.db.models import (
-    Aggregate,
     Count,
     DateField,
     DurationField,
@@ -25,9 +24,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
-    Window,
 )
-from django.db.models.functions import RowNumber, Trunc
+from django.db.models.functions import Trunc
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
@@ -89,6 +87,24 @@ def time_zone(name: str) -> ZoneInfo:
 
 def today_in(tz: ZoneInfo) -> date:
     return datetime.now(tz).date()
+
+
+def chart_range(
+    *, interval: str | None, start: date | None, end: date | None, tz_name: str | None
+) -> tuple[str, date, date, ZoneInfo]:
+    """The interval, first and last day and time zone a chart asks for, with their defaults (the last
+    DEFAULT_DAYS days in ANALYTICS_TIME_ZONE, by day); InvalidInput naming the parameter when out of bounds.
+    The API, the dashboard's exports and the reports all read a range through here."""
+    tz = time_zone(tz_name or settings.ANALYTICS_TIME_ZONE)
+    interval = interval or "day"
+    for name, day in (("from", start), ("to", end)):  # before any arithmetic: 0001-01-01 minus a month overflows
+        if day is not None and not EARLIEST <= day <= LATEST:
+            bounds = {"earliest": EARLIEST, "latest": LATEST}
+            raise InvalidInput({name: [_("Dates run from %(earliest)s to %(latest)s.") % bounds]})
+    end = end or today_in(tz)
+    start = start or max(EARLIEST, end - timedelta(days=DEFAULT_DAYS - 1))
+    buckets(interval, start, end)
+    return interval, start, end, tz
 
 
 def default_range(tz: ZoneInfo) -> tuple[date, date]:
@@ -269,17 +285,6 @@ def project_activity(*, scope: Scope, interval: str, start: date, end: date, tz:
 # --- overview -----------------------------------------------------------------------------------------------
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate: the continuous percentile (linear interpolation) of the values."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        # A constant of this module, never input: rendered in the SQL text.
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
-
-
 DURATION = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
 TIMED = Q(status=TrainingJob.Status.SUCCEEDED.value, started_at__isnull=False, finished_at__isnull=False)
 PERCENTILES = {"median": 0.5, "p90": 0.9}
@@ -297,30 +302,25 @@ def _seconds(value: Any) -> float | None:
     return round(float(value) / 1_000_000, 3)  # microseconds, as a backend without an interval type gives
 
 
-def _durations_sqlite(jobs: QuerySet, n: int) -> dict[str, float | None]:
-    """The continuous percentiles of the durations of `n` timed jobs, from the (at most four) values around each
-    rank: ROW_NUMBER over the ordered durations, filtered in SQL. Also run when n is 0, so the number of queries
-    stays the same."""
-    ranks: dict[str, tuple[int, int, float]] = {}
+def _durations(jobs: QuerySet, n: int) -> dict[str, float | None]:
+    """The continuous percentiles (PostgreSQL's percentile_cont: linear between the two values around the rank)
+    of the durations of the `n` timed jobs. Each reads the two values around its rank with ORDER BY ... OFFSET,
+    which on PostgreSQL walks the partial index of succeeded jobs' durations (aimodels' job_duration) instead of
+    sorting every duration: 8 ms instead of ~150 ms over 130,000 jobs (bench/analytics.py). One query per
+    percentile, also when n is 0, so the number of queries stays the same."""
+    timed = jobs.filter(TIMED).annotate(duration=DURATION).order_by("duration")
+    out: dict[str, float | None] = {}
     for name, fraction in PERCENTILES.items():
         position = fraction * (n - 1) if n else 0.0
         low = int(position)
-        ranks[name] = (low, min(low + 1, max(n - 1, 0)), position - low)
-    wanted = sorted({rank + 1 for low, high, _fraction in ranks.values() for rank in (low, high)})
-    values = dict(
-        jobs.filter(TIMED)
-        .annotate(duration=DURATION, rank=Window(RowNumber(), order_by=[DURATION.asc(), F("pk").asc()]))
-        .filter(rank__in=wanted)
-        .values_list("rank", "duration")
-    )
-    out: dict[str, float | None] = {}
-    for name, (low, high, fraction) in ranks.items():
-        if n == 0:
+        values = [_seconds(value) for value in timed.values_list("duration", flat=True)[low : low + 2]]
+        if n == 0 or not values:
             out[name] = None
             continue
-        a, b = _seconds(values[low + 1]), _seconds(values[high + 1])
+        a = values[0]
+        b = values[1] if len(values) > 1 else a
         assert a is not None and b is not None
-        out[name] = round(a + (b - a) * fraction, 3)
+        out[name] = round(a + (b - a) * (position - low), 3)
     return out
 
 
@@ -330,17 +330,8 @@ def _jobs_figures(scope: Scope) -> dict[str, Any]:
     aggregates: dict[str, Any] = {status: Count("pk", filter=Q(status=status)) for status in statuses}
     aggregates["total"] = Count("pk")
     aggregates["timed"] = Count("pk", filter=TIMED)
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        for name, fraction in PERCENTILES.items():
-            aggregates[f"duration_{name}"] = PercentileCont(
-                DURATION, fraction, filter=TIMED, output_field=DurationField()
-            )
     found = jobs.aggregate(**aggregates)
-    if postgres:
-        durations = {name: _seconds(found[f"duration_{name}"]) for name in PERCENTILES}
-    else:
-        durations = _durations_sqlite(jobs, found["timed"])
+    durations = _durations(jobs, found["timed"])
     finished = sum(found[status] for status in TrainingJob.FINISHED)
     succeeded = found[TrainingJob.Status.SUCCEEDED.value]
     return {
@@ -364,11 +355,11 @@ def overview(*, scope: Scope) -> dict:
         admin=Count("pk", filter=Q(is_staff=True)),
         **{role: Count("pk", filter=Q(is_staff=False, role=role)) for role in User.Role.values},
     )
-    datasets = (
-        Dataset.objects.filter(scope.q())
-        .order_by()
-        .aggregate(datasets=Count("pk", distinct=True), versions=Count("versions"))
-    )
+    # Two plain counts: COUNT(DISTINCT) over the join of datasets and versions cost ten times more (the bench).
+    datasets = {
+        "datasets": Dataset.objects.filter(scope.q()).count(),
+        "versions": DatasetVersion.objects.filter(scope.q("dataset__project")).count(),
+    }
     in_production = ModelVersion.objects.filter(
         scope.q("model__project"), stage=ModelVersion.Stage.PRODUCTION.value
     ).count()

@@ -12,3 +12,5 @@ ANALYTICS_EXPORT_MAX_ROWS = env_int("ANALYTICS_EXPORT_MAX_ROWS", 1_000_000)
 ANALYTICS_EXPORT_STALE_SECONDS = env_int("ANALYTICS_EXPORT_STALE_SECONDS", 600)
 # The time zone trends and the dashboard use when a request names none: where most of the incubator's users are.
 ANALYTICS_TIME_ZONE = env_str("ANALYTICS_TIME_ZONE", "Asia/Shanghai")
+# Exports one user may have queued or running at once: one member cannot fill the workers' queue for everyone.
+ANALYTICS_EXPORTS_PER_USER = env_int("ANALYTICS_EXPORTS_PER_USER", 3)

@@ -20,6 +20,9 @@ if _default["ENGINE"] == "django.db.backends.postgresql":
             "timeout": env_int("DB_POOL_TIMEOUT", 5),
         },
         "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3),
+        # No JIT: a web request's statements are short, and PostgreSQL compiled the analytics ones for 30-110 ms
+        # each once their estimated cost passed jit_above_cost, more than it saved (bench/analytics.py).
+        "options": env_str("DB_OPTIONS") or "-c jit=off",
     }
     _default["CONN_MAX_AGE"] = 0
     _default["CONN_HEALTH_CHECKS"] = False
