@@ -95,7 +95,7 @@ def chart_range(
     """The interval, first and last day and time zone a chart asks for, with their defaults (the last
     DEFAULT_DAYS days in ANALYTICS_TIME_ZONE, by day); InvalidInput naming the parameter when out of bounds.
     The API, the dashboard's exports and the reports all read a range through here."""
-    tz = time_zone(tz_name or settings.ANALYTICS_TIME_ZONE)
+    tz = time_zone(str(tz_name or settings.ANALYTICS_TIME_ZONE))
     interval = interval or "day"
     for name, day in (("from", start), ("to", end)):  # before any arithmetic: 0001-01-01 minus a month overflows
         if day is not None and not EARLIEST <= day <= LATEST:
