@@ -59,6 +59,7 @@ run:
 	@echo "  Swagger UI:  http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  Redoc:       http://$(HOST):$(PORT)/api/v1/redoc/"
 	@echo "  Admin:       http://$(HOST):$(PORT)/admin/   (admin / Incubator-2026)"
+	@echo "  Analytics:   http://$(HOST):$(PORT)/admin/analytics/dashboard/"
 	@echo ""
 	@$(MAKE) --no-print-directory serve
 
@@ -120,6 +121,8 @@ bench: setup
 	$(BIN)/python bench/datasets.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/schema_migrations.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -55,7 +55,8 @@ class Scope:
         narrowed = Q(**{f"{path}_id": self.project_id}) if self.project_id is not None else Q()
         if self.is_admin:
             return narrowed
-        # "Not in the few private projects hidden from the caller" rather than "in the many visible ones": the
-        # same rows (every row has a project), but PostgreSQL hashes a short list instead of probing a subquery
-        # per row (bench/analytics.py: job counts of a member 310 ms -> 70-90 ms over 200,000 jobs).
-        return narrowed & ~Q(**{f"{path}__in": self.hidden().values("pk")})
+        # "No hidden project of the caller is this row's" rather than "in the many visible ones": the same rows
+        # (every row has a project), but PostgreSQL plans an anti-join against the few private projects instead
+        # of probing a subquery per row (bench/analytics.py: a member's job counts 310 ms -> 70-90 ms with NOT IN
+        # over 200,000 jobs, and about 40% less again with NOT EXISTS).
+        return narrowed & ~Exists(self.hidden().filter(pk=OuterRef(path)))

@@ -796,6 +796,10 @@ ZH = {
         "该文档在迁移写入后又被修改过，将保留其当前内容。"
     ),
     # Analytics (analytics/)
+    "charts for platform admins": "平台管理员的图表",
+    "You already have %(count)d exports queued or running; wait for one to finish.": (
+        "你已有 %(count)d 个导出正在排队或运行，请等其中一个完成后再试。"
+    ),
     "Analytics": "数据分析",
     "Analytics dashboard": "数据分析看板",
     "Overview figures and trends": "概览数据与趋势",

@@ -242,7 +242,7 @@ def series_counts(
             .annotate(series=Value(index), bucket=Trunc(spec.field, interval, output_field=DateField(), tzinfo=tz))
             .order_by()
             .values("series", "bucket")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))  # not COUNT(id): an index without the id (job_status_finished) then suffices
             .values_list("series", "bucket", "n")
         )
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
