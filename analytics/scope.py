@@ -59,4 +59,4 @@ class Scope:
         # (every row has a project), but PostgreSQL plans an anti-join against the few private projects instead
         # of probing a subquery per row (bench/analytics.py: a member's job counts 310 ms -> 70-90 ms with NOT IN
         # over 200,000 jobs, and about 40% less again with NOT EXISTS).
-        return narrowed & ~Exists(self.hidden().filter(pk=OuterRef(path)))
+        return narrowed & Q(~Exists(self.hidden().filter(pk=OuterRef(path))))
