@@ -90,6 +90,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "aimodels.models.TrainingJob.Status",
         "ModelStageEnum": "aimodels.models.ModelVersion.Stage",
         "ModelTaskEnum": "aimodels.models.TASK_CHOICES",
+        "ExportFormatEnum": "analytics.models.Export.Format",
+        "ExportStatusEnum": "analytics.models.Export.Status",
         "LogLevelEnum": "aimodels.api.serializers.LOG_LEVELS",
     },
     "POSTPROCESSING_HOOKS": [
