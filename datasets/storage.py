@@ -367,7 +367,7 @@ def content_disposition(file_name: str) -> str:
     filename= an ASCII approximation for clients that ignore filename*. Also for filesystem downloads."""
     suffix = PurePosixPath(file_name).suffix
     stem = file_name[: len(file_name) - len(suffix)] if suffix else file_name
-    ascii_stem = _ascii(stem)
+    ascii_stem = _ascii(stem).strip(" .-")  # "训练任务-20261127" keeps "20261127", not "-20261127"
     if not re.search(r"[A-Za-z0-9]", ascii_stem):
         ascii_stem = "download"
     fallback = ascii_stem + _ascii(suffix)

@@ -516,3 +516,9 @@ def test_settings_from_the_environment_reach_the_bucket(s3_storage, monkeypatch,
 def test_settings_refuse_half_configured_object_storage(monkeypatch, environment):
     with pytest.raises(ImproperlyConfigured):
         storage_settings(monkeypatch, **environment)
+
+
+def test_content_disposition_drops_the_separator_left_by_a_chinese_prefix():
+    assert storage.content_disposition("训练任务-20261127-0909.xlsx").startswith(
+        'attachment; filename="20261127-0909.xlsx"'
+    )
