@@ -69,6 +69,9 @@ _ERRORS_WRITE = {
     "already used with another body (IDEMPOTENCY_KEY_REUSED)",
 }
 _ERRORS_PAGED = {"404": "A page past the last one (NOT_FOUND; details name the last page)"}
+# Query parameters that name one object the caller must be able to read (analytics' `?project=`, `?dataset=`,
+# `?ids=`): a private or missing one is a 404, as in a path.
+_OBJECT_PARAMETERS = frozenset({"project", "dataset", "ids"})
 
 
 def _error_schema() -> dict[str, Any]:
@@ -127,7 +130,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             errors = dict(_ERRORS_ALWAYS)
             if "requestBody" in operation or operation.get("parameters"):
                 errors.update(_ERRORS_WITH_BODY if "requestBody" in operation else {"400": "Invalid parameters"})
-            if "{" in path:
+            names_object = any(
+                parameter.get("in") == "query" and parameter.get("name") in _OBJECT_PARAMETERS
+                for parameter in operation.get("parameters", [])
+            )
+            if "{" in path or (names_object and path.startswith("/api/v1/analytics/")):
                 errors.update(_ERRORS_WITH_ID)
             elif any(parameter.get("name") == "page" for parameter in operation.get("parameters", [])):
                 errors.update(_ERRORS_PAGED)
