@@ -2,11 +2,8 @@
 ASGI server: a staff user logs in through the admin's form, every chart is drawn, nothing is loaded from outside
 127.0.0.1, no console or page error; a screenshot is kept in var/artifacts/ for CI."""
 
-import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -17,37 +14,13 @@ from accounts.tests.factories import PASSWORD, UserFactory
 from aimodels import services as aimodels_services
 from aimodels.models import TrainingJob
 from aimodels.tests.factories import ready_version, run, spec
-from incubator.tests.live import ROOT, asgi_server
+from incubator.tests.browser import ARTIFACTS, browser_missing, chromium, record
+from incubator.tests.live import asgi_server
 from projects import services as projects_services
 from projects.models import Project
 from projects.tests.factories import make_project
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "var" / "artifacts"
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - CI installs requirements-dev.txt
-    sync_playwright = None
-
-
-def _browser_missing() -> str | None:
-    """Why the browser test cannot run here, or None. CI sets REQUIRE_BROWSER=1: there a missing browser fails
-    the test instead of skipping it, so the gate cannot quietly turn itself off."""
-    reason = _why_missing()
-    if reason and os.environ.get("REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"REQUIRE_BROWSER=1 but {reason}")
-    return reason
-
-
-def _why_missing() -> str | None:
-    if sync_playwright is None:
-        return "playwright is not installed (pip install -r requirements-dev.txt)"
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
 
 
 def _seed() -> None:
@@ -76,56 +49,45 @@ def _seed() -> None:
 
 def _open_dashboard(base: str, locale: str, screenshot: Path) -> dict:
     """Logs in, opens the dashboard, waits for the charts; returns what the page did."""
-    launch_args = ["--no-sandbox"]  # root in containers: Chromium's sandbox needs user namespaces
-    requests: list[str] = []
-    console_errors: list[str] = []
-    page_errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=launch_args)
-        try:
-            context = browser.new_context(locale=locale, viewport={"width": 1360, "height": 1000})
-            page = context.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
+    with chromium() as browser:
+        context = browser.new_context(locale=locale, viewport={"width": 1360, "height": 1000})
+        page = context.new_page()
+        log = record(page)
 
-            page.goto(f"{base}/admin/analytics/dashboard/?range=30&interval=day")
-            assert "/admin/login/" in page.url  # anonymous: sent to the admin's login form
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_url("**/admin/analytics/dashboard/**")
-            page.wait_for_function(
-                "() => window.Chart && [...document.querySelectorAll('canvas[data-chart]')]"
-                ".every(canvas => Chart.getChart(canvas))"
-            )
-            charts = page.evaluate(
-                """() => [...document.querySelectorAll('canvas[data-chart]')].map(canvas => {
-                    const chart = Chart.getChart(canvas);
-                    return {
-                        name: canvas.dataset.chart,
-                        type: chart.config.type,
-                        labels: chart.data.labels,
-                        series: chart.data.datasets.map(d => ({label: d.label, data: d.data})),
-                        width: canvas.width,
-                        height: canvas.height,
-                    };
-                })"""
-            )
-            tiles = page.eval_on_selector_all(
-                ".analytics-tile",
-                "tiles => tiles.map(t => [t.dataset.tile, t.querySelector('.analytics-tile-value').textContent])",
-            )
-            text = page.inner_text("body")
-            lang = page.get_attribute("html", "lang")
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+        page.goto(f"{base}/admin/analytics/dashboard/?range=30&interval=day")
+        assert "/admin/login/" in page.url  # anonymous: sent to the admin's login form
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/analytics/dashboard/**")
+        page.wait_for_function(
+            "() => window.Chart && [...document.querySelectorAll('canvas[data-chart]')]"
+            ".every(canvas => Chart.getChart(canvas))"
+        )
+        charts = page.evaluate(
+            """() => [...document.querySelectorAll('canvas[data-chart]')].map(canvas => {
+                const chart = Chart.getChart(canvas);
+                return {
+                    name: canvas.dataset.chart,
+                    type: chart.config.type,
+                    labels: chart.data.labels,
+                    series: chart.data.datasets.map(d => ({label: d.label, data: d.data})),
+                    width: canvas.width,
+                    height: canvas.height,
+                };
+            })"""
+        )
+        tiles = page.eval_on_selector_all(
+            ".analytics-tile",
+            "tiles => tiles.map(t => [t.dataset.tile, t.querySelector('.analytics-tile-value').textContent])",
+        )
+        text = page.inner_text("body")
+        lang = page.get_attribute("html", "lang")
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
     return {
-        "requests": requests,
-        "console_errors": console_errors,
-        "page_errors": page_errors,
+        "base": base,
+        "log": log,
         "charts": charts,
         "tiles": dict(tiles),
         "text": text,
@@ -134,11 +96,10 @@ def _open_dashboard(base: str, locale: str, screenshot: Path) -> dict:
 
 
 def _check_common(seen: dict) -> None:
-    assert seen["console_errors"] == []
-    assert seen["page_errors"] == []
-    hosts = {urlsplit(url).hostname for url in seen["requests"]}
-    assert hosts == {"127.0.0.1"}, seen["requests"]
-    assert any(url.endswith("/static/analytics/chart.umd.min.js") for url in seen["requests"])
+    log = seen["log"]
+    assert log.errors() == []
+    assert log.foreign_requests(seen["base"]) == [], log.requests
+    assert any(url.endswith("/static/analytics/chart.umd.min.js") for url in log.requests)
     charts = {chart["name"]: chart for chart in seen["charts"]}
     assert set(charts) == {"projects_by_status", "jobs_by_status", "trend_people", "trend_jobs", "trend_datasets"}
     for chart in charts.values():
@@ -158,7 +119,7 @@ def _check_common(seen: dict) -> None:
     assert seen["tiles"]["success_rate"] == "100.0%"
 
 
-@pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
+@pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
 def test_dashboard_draws_every_chart_offline_in_english_and_chinese():
     _seed()
     with asgi_server() as base:

@@ -72,7 +72,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
+    # No validator badge: Swagger UI would load it from validator.swagger.io, sending it the schema's address on
+    # any host but localhost; the docs load nothing from outside the host (incubator/tests/test_docs_browser.py).
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # Docstrings are for maintainers: operation descriptions come from @extend_schema(description=...) and
     # component descriptions from @extend_schema_serializer(description=...) only (incubator.openapi.AutoSchema).
