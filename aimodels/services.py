@@ -215,14 +215,21 @@ def job_retry(*, job: TrainingJob, actor: User) -> TrainingJob:
 
 
 def _send(job_id: int, task_id: str, time_limit: int) -> None:
+    """After commit: the job's task to the broker. With the broker down the job stays queued without a task id,
+    as if it had never been sent, and the sweeper (Celery beat) sends it once the broker is back; the write that
+    queued it has committed and must not turn into an error now."""
     from . import tasks
 
-    tasks.job_run.apply_async(
-        args=[job_id],
-        task_id=task_id,
-        soft_time_limit=time_limit,
-        time_limit=time_limit + settings.AIMODELS_CANCEL_GRACE_SECONDS + 5,
-    )
+    try:
+        tasks.job_run.apply_async(
+            args=[job_id],
+            task_id=task_id,
+            soft_time_limit=time_limit,
+            time_limit=time_limit + settings.AIMODELS_CANCEL_GRACE_SECONDS + 5,
+        )
+    except Exception:  # noqa: BLE001 - kombu's OperationalError, redis' or amqp's own: the broker is unreachable
+        logger.warning("job %s not sent (broker unreachable); the sweeper sends it later", job_id, exc_info=True)
+        TrainingJob.objects.filter(pk=job_id, task_id=task_id, status=Status.QUEUED).update(task_id="")
 
 
 def _dispatch(user_id: int | None) -> int:

@@ -12,7 +12,9 @@ from django.utils import timezone
 from . import services
 
 
-@shared_task(bind=True, name="aimodels.job_run", acks_late=True, reject_on_worker_lost=True)
+# No result: the job's row is its state. A result would also make every send subscribe to the result backend
+# first, which with Redis down retried for 20 s before the request could answer.
+@shared_task(bind=True, name="aimodels.job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def job_run(self: Task, job_id: int) -> None:
     services.job_run(job_id=job_id, task_id=self.request.id or "", hostname=self.request.hostname or "local")
 

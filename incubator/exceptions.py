@@ -1,10 +1,11 @@
 """The one exception handler: every error under /api/ leaves in the contract's body."""
 
 import logging
+import threading
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, HttpResponse
 from django.utils.encoding import force_str
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -42,6 +43,25 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
+_pool_check_lock = threading.Lock()
+
+
+def database_lost() -> None:
+    """After a database error: test the idle connections of the pool now and replace the dead ones. A
+    connection found dead (PostgreSQL restarted or failed over, a backend terminated) means its idle siblings
+    are most likely dead too, and without this each of them would cost one more request a 503."""
+    if not _pool_check_lock.acquire(blocking=False):
+        return  # another thread is checking them
+    try:
+        for conn in connections.all(initialized_only=True):
+            if conn.vendor == "postgresql" and conn.settings_dict["OPTIONS"].get("pool"):
+                conn.pool.check()
+    except Exception:  # noqa: BLE001 - the request already answers 503; the pool also replaces on return
+        logger.warning("database pool check failed", exc_info=True)
+    finally:
+        _pool_check_lock.release()
+
+
 def error_body(status_code: int, error_code: str, message: Any = None, details: dict[str, Any] | None = None) -> dict:
     return {
         "status_code": status_code,
@@ -71,6 +91,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = PayloadTooLarge()
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
+        database_lost()
         exc = ServiceUnavailable(details={"unavailable": ["database"]})
     elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         logger.warning("cache unavailable: %s", exc)

@@ -15,7 +15,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import condition, require_safe
 
-from .exceptions import error_response
+from .exceptions import database_lost, error_response
 from .request_id import current_request_id
 
 FAVICON = Path(__file__).resolve().parent / "static" / "favicon.ico"
@@ -56,6 +56,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
     if request.path_info.startswith("/api/"):
         exc = sys.exc_info()[1]
         if isinstance(exc, (OperationalError, InterfaceError)):
+            database_lost()
             return error_response(503, "SERVICE_UNAVAILABLE", unavailable=["database"])
         return error_response(500, "INTERNAL_ERROR", request_id=current_request_id())
     return defaults.server_error(request)

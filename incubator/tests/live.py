@@ -15,6 +15,8 @@ from django.db import connection
 from incubator.servers import free_port, server_command
 
 ROOT = Path(__file__).resolve().parents[2]
+# The process serving each live server's base URL, for a test that kills it itself (incubator/tests/test_faults.py).
+processes: dict[str, subprocess.Popen] = {}
 
 
 def test_database_url() -> str:
@@ -26,8 +28,9 @@ def test_database_url() -> str:
 
 
 @contextlib.contextmanager
-def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
-    port = free_port()
+def asgi_server(server: str = "uvicorn", *, port: int | None = None, **env: str) -> Iterator[str]:
+    """Serves on `port` (a free one when None: a fixed one lets a test start a server again where one was)."""
+    port = port or free_port()
     child_env = {**os.environ, "DATABASE_URL": test_database_url(), "DB_POOL_TIMEOUT": "2", **env}
     cmd = server_command(server, port)
     # Output to a file, not a pipe nobody reads: a server that logs more than a pipe holds would block on it.
@@ -37,6 +40,7 @@ def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
         cmd, cwd=ROOT, env=child_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
+    processes[base] = process
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -52,6 +56,7 @@ def asgi_server(server: str = "uvicorn", **env: str) -> Iterator[str]:
                 time.sleep(0.2)
         yield base
     finally:
+        processes.pop(base, None)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
