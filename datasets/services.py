@@ -152,7 +152,17 @@ def _enqueue(task_name: str, version_id: int) -> None:
     from . import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(version_id))
+    transaction.on_commit(lambda: _send(task, version_id))
+
+
+def _send(task: Any, version_id: int) -> None:
+    """After commit: the task to the broker. With the broker down the version stays waiting and the write that
+    made it stands (it has committed: an error now would only tell the client to retry a write that succeeded);
+    datasets.requeue_stale sends it again once a worker starts or beat finds it waiting."""
+    try:
+        task.delay(version_id)
+    except Exception:  # noqa: BLE001 - kombu's OperationalError, redis' or amqp's own: the broker is unreachable
+        logger.warning("datasets: %s(%s) not sent (broker unreachable)", task.name, version_id, exc_info=True)
 
 
 # --- receiving a file ---------------------------------------------------------------------------------------
@@ -832,7 +842,7 @@ def dataset_version_csv_request(*, version: DatasetVersion) -> None:
     tell the caller to come back. A duplicate task finds the copy made and returns."""
     from .tasks import version_export_csv
 
-    transaction.on_commit(lambda: version_export_csv.delay(version.id))
+    transaction.on_commit(lambda: _send(version_export_csv, version.id))
     raise ExportPreparing(details={"retry_after": 3})
 
 

@@ -4,6 +4,8 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.utils import html
 
 from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer, StrictCharField
 
@@ -197,6 +199,12 @@ class MetadataField(serializers.JSONField):
     """Any JSON value in a JSON body; in a form (multipart), the JSON text of one, which DRF parses (NaN refused)
     but whose nesting too deep to decode would be a 500: a 400 here, as the JSON parser makes it. Whether it is
     an object, and fits the schema, is for datasets.services to say."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        # An empty form field is a field not sent (Swagger UI sends `metadata=` for a cleared optional field).
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return empty
+        return super().get_value(dictionary)
 
     def to_internal_value(self, data: Any) -> Any:
         try:

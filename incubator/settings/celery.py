@@ -53,5 +53,7 @@ CELERY_BEAT_SCHEDULE = {
     "aimodels-jobs-sweep": {"task": "aimodels.jobs_sweep", "schedule": 30.0},
     "events-prune": {"task": "incubator.events_prune", "schedule": 3600.0},
     "schema-migrations-sweep": {"task": "schema_registry.migrations_sweep", "schedule": 60.0},
+    # Versions left waiting: a conversion the broker was down to receive, or a worker lost past redelivery.
+    "datasets-requeue-stale": {"task": "datasets.requeue_stale", "schedule": 600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

@@ -394,3 +394,42 @@ def test_the_file_name_keeps_only_its_last_part(project, owner_client):
     assert response.status_code == 201
     version = version_of(owner_client, response.json()["id"])
     assert version["file_name"] == "报 告.csv"
+
+
+def test_with_the_broker_down_the_upload_stands_and_its_conversion_is_sent_later(
+    project, owner_client, run_tasks, fs_storage, monkeypatch, caplog
+):
+    """The version has committed when its conversion is sent: a broker that is down must not turn the upload into a
+    500 (the client would retry a write that succeeded); the version waits, and requeue_stale sends it later."""
+    from kombu.exceptions import OperationalError
+
+    from datasets import services, tasks
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.version_convert, "delay", unreachable)
+    with run_tasks():
+        response = create(owner_client, project, "名称,数量\n苹果,3\n".encode(), "水果.csv")
+    assert response.status_code == 201, response.content
+    version = DatasetVersion.objects.get(dataset_id=response.json()["id"])
+    assert version.status == DatasetVersion.Status.PROCESSING
+    assert "not sent (broker unreachable)" in caplog.text
+
+    monkeypatch.undo()
+    from datetime import timedelta
+
+    assert services.dataset_versions_requeue_stale(older_than=timedelta(0)) >= 1
+    version.refresh_from_db()
+    assert version.status == DatasetVersion.Status.READY
+
+
+def test_an_empty_metadata_form_field_is_metadata_not_sent(project, owner_client, run_tasks, fs_storage):
+    """Swagger UI sends `metadata=` when the optional field is cleared ("Send empty value"): not a JSON error."""
+    response = owner_client.post(
+        "/api/v1/datasets",
+        {"project": project.id, "name": "空元数据", "metadata": "", "file": upload("a,b\n1,2\n".encode(), "x.csv")},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert Dataset.objects.get(pk=response.json()["id"]).metadata == {}
