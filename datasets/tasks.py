@@ -1,13 +1,18 @@
 """Celery entry points of datasets: each takes a version id and calls its service, which reloads the version
 and returns quietly when the work is already done, so a retry or a duplicate delivery is harmless."""
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.utils import timezone
+
+from incubator.metrics import dataset_conversion_ended
 
 from . import services
+from .models import DatasetVersion
 
 # A 512 MB file converts in a few minutes here; the limits only stop a task that hangs.
 SOFT_LIMIT, HARD_LIMIT = 1800, 1900
@@ -15,7 +20,23 @@ SOFT_LIMIT, HARD_LIMIT = 1800, 1900
 
 @shared_task(name="datasets.version_convert", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def version_convert(version_id: int) -> None:
+    started, started_at = time.perf_counter(), timezone.now()
+    waiting = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.PROCESSING).exists()
     services.dataset_version_convert(version_id=version_id)
+    if waiting:  # a retry or a duplicate delivery that finds the version done converts nothing
+        _conversion_measure(version_id, started, started_at)
+
+
+def _conversion_measure(version_id: int, started: float, started_at: datetime) -> None:
+    """incubator_dataset_conversions_total and its duration, for the version this task made ready or failed. A
+    ready version's time ends at its ready_at: the profile that follows in the same task is not conversion."""
+    version = DatasetVersion.objects.filter(pk=version_id).values("status", "ready_at").first()
+    if version is None:
+        return
+    if version["status"] == DatasetVersion.Status.READY and version["ready_at"] and version["ready_at"] >= started_at:
+        dataset_conversion_ended("succeeded", (version["ready_at"] - started_at).total_seconds())
+    elif version["status"] == DatasetVersion.Status.FAILED:
+        dataset_conversion_ended("failed", time.perf_counter() - started)
 
 
 @shared_task(name="datasets.version_build", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)

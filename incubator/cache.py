@@ -23,6 +23,8 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.core.signals import setting_changed
 
+from .metrics import redis_round_trip
+
 _lock = threading.Lock()
 _shared: dict[tuple, tuple[Any, Any]] = {}  # (server, options) -> (pool, client)
 
@@ -124,6 +126,7 @@ def redis_execute(*commands: tuple[Any, ...]) -> list[Any]:
     closes it and raises (redis.exceptions.ConnectionError / TimeoutError: the handler answers 503)."""
     target = _current_target()
     assert target is not None, "the default cache is not Redis"
+    redis_round_trip()
     conn = _connection(target)
     for attempt in (1, 2):
         try:

@@ -12,7 +12,18 @@ import threading
 import time
 
 from celery import Celery
-from celery.signals import before_task_publish, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    before_task_publish,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
+
+from .logging import json_handlers
+from .metrics import worker as _metrics_worker  # noqa: F401 - connects the task metrics' signal handlers
+from .request_id import REQUEST_ID_RE, current_request_id, new_request_id, reset_request_id, set_request_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incubator.settings")
 
@@ -114,3 +125,45 @@ def embedded_folders() -> None:
 @before_task_publish.connect(dispatch_uid="incubator.embedded_folders")
 def _folders_before_publish(**kwargs: object) -> None:
     embedded_folders()
+
+
+# --- request ids: from the request (or task) that sends a task to every log line of that task --------------
+
+REQUEST_ID_HEADER = "request_id"
+_request_id_tokens: dict[str, object] = {}
+
+
+@before_task_publish.connect(dispatch_uid="incubator.request_id_publish")
+def _request_id_into_message(headers: dict[str, object] | None = None, **kwargs: object) -> None:
+    """A task sent while a request (or another task) is served carries its id in the message's headers."""
+    current = current_request_id()
+    if headers is not None and current != "-":
+        headers.setdefault(REQUEST_ID_HEADER, current)
+
+
+@task_prerun.connect(dispatch_uid="incubator.request_id_prerun")
+def _request_id_for_task(task_id: str | None = None, task: object = None, **kwargs: object) -> None:
+    """The task runs under the id its message carries; sent outside any request, under its own task id. Run
+    inline (eager), it keeps the id of the request that runs it."""
+    request = getattr(task, "request", None)
+    # A worker's message headers are attributes of the request; apply(headers=...) keeps them in .headers.
+    given = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        REQUEST_ID_HEADER
+    )
+    if not (isinstance(given, str) and REQUEST_ID_RE.match(given)):
+        current = current_request_id()
+        given = current if current != "-" else (task_id or new_request_id())
+    if task_id:
+        _request_id_tokens[task_id] = set_request_id(given)
+
+
+@task_postrun.connect(dispatch_uid="incubator.request_id_postrun")
+def _request_id_after_task(task_id: str | None = None, **kwargs: object) -> None:
+    token = _request_id_tokens.pop(task_id, None) if task_id else None
+    if token is not None:
+        reset_request_id(token)  # type: ignore[arg-type]
+
+
+# The worker's log lines are JSON with the request id, like the web's (Celery replaces the root logger's handlers).
+after_setup_logger.connect(json_handlers, dispatch_uid="incubator.json_logs", weak=False)
+after_setup_task_logger.connect(json_handlers, dispatch_uid="incubator.json_task_logs", weak=False)

@@ -27,3 +27,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def json_handlers(logger: logging.Logger | None = None, **kwargs: object) -> None:
+    """Celery's after_setup_logger / after_setup_task_logger: the worker's handlers write these JSON lines too."""
+    for handler in logger.handlers if logger is not None else ():
+        handler.setFormatter(JsonFormatter())
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())

@@ -10,6 +10,9 @@ Connection limits are set deliberately (README, "Security model"):
 - Bodies are bounded and timed on the event loop by the application itself (incubator.edge).
 - uvicorn closes idle keep-alive connections after 5 s and answers 503 past WEB_MAX_CONNECTIONS.
 A proxy in front (TLS, per-client connection limits, idle timeouts) is still required in production.
+
+WEB_WORKERS (default 1) is granian's number of worker processes; they write their metrics to the same
+PROMETHEUS_MULTIPROC_DIR, whose files of processes that are gone are deleted here before serving.
 """
 
 import os
@@ -33,7 +36,7 @@ def server_command(kind: str, port: int, host: str = "127.0.0.1") -> list[str]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(max(1, _env_int("WEB_WORKERS", 1))),
             "--loop",
             "uvloop",
             "--log-level",
@@ -90,5 +93,8 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     arguments = parser.parse_args()
+    from incubator.metrics.files import sweep_dead_processes
+
+    sweep_dead_processes()  # counters of the last run's processes would otherwise be added to this one's
     command = server_command(arguments.server, arguments.port, arguments.host)
     os.execv(command[0], command)

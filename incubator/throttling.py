@@ -17,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .batch import batch_count, batch_scope, count_and_read
+from .metrics import rate_limit_rejected
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -42,8 +43,8 @@ class RateLimits(BaseThrottle):
 
     wait_seconds = 0.0
 
-    def _limits(self, request: Any, view: Any, user: Any) -> list[tuple[str, int, int, float]]:
-        """(counter key, allowed, window length, seconds left in the window) for every limit that applies."""
+    def _limits(self, request: Any, view: Any, user: Any) -> list[tuple[str, int, int, float, str]]:
+        """(counter key, allowed, window length, seconds left in the window, scope) for every limit that applies."""
         rates = api_settings.DEFAULT_THROTTLE_RATES
         authenticated = bool(user and user.is_authenticated)
         ident = user.pk if authenticated else self.get_ident(request)
@@ -60,12 +61,13 @@ class RateLimits(BaseThrottle):
                 continue
             allowed, duration = parse_rate(rates[scope])
             window = int(now // duration)
-            limits.append((f"throttle:{scope}:{ident}:{window}", allowed, duration, (window + 1) * duration - now))
+            key = f"throttle:{scope}:{ident}:{window}"
+            limits.append((key, allowed, duration, (window + 1) * duration - now, scope))
         return limits
 
     def counters(self, request: Any, view: Any, user: Any) -> list[tuple[str, int]]:
         """The counters this request increments, named before authentication has set request.user."""
-        return [(key, duration + 1) for key, _, duration, _ in self._limits(request, view, user)]
+        return [(key, duration + 1) for key, _, duration, _, _ in self._limits(request, view, user)]
 
     def allow_request(self, request: Any, view: Any) -> bool:
         limits = self._limits(request, view, request.user)
@@ -74,10 +76,16 @@ class RateLimits(BaseThrottle):
             counts = [batch.counts[key] for key, *_ in limits]  # sent already, with authentication's reads
         else:
             # Sent in the request's one round trip to the cache, with whatever else the request wants from it.
-            counts = batch_count([(key, duration + 1) for key, _, duration, _ in limits])
-        over = [max(1.0, left) for (_, allowed, _, left), count in zip(limits, counts, strict=True) if count > allowed]
+            counts = batch_count([(key, duration + 1) for key, _, duration, _, _ in limits])
+        over = [
+            (max(1.0, left), scope)
+            for (_, allowed, _, left, scope), count in zip(limits, counts, strict=True)
+            if count > allowed
+        ]
         if over:
-            self.wait_seconds = max(over)
+            # Counted once per refused request, under the limit that keeps the client waiting longest.
+            self.wait_seconds, scope = max(over)
+            rate_limit_rejected(scope)
             return False
         return True
 

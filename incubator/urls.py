@@ -11,6 +11,7 @@ from analytics.dashboard import dashboard_view
 from .docs import RedocView, SwaggerView
 from .events.views import EventListView, EventStreamView
 from .health import LivenessView, ReadinessView
+from .metrics.views import metrics_view
 from .views import api_not_found, favicon, landing
 
 
@@ -43,6 +44,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", landing, name="landing"),
     path("favicon.ico", favicon, name="favicon"),
+    # Prometheus: outside the API and its OpenAPI document, for the token or allowed networks only.
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler404 = "incubator.views.handler404"

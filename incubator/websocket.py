@@ -18,6 +18,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from .errors import ApiError
 from .exceptions import error_body
+from .metrics import live_connection_closed, live_connection_opened
 
 logger = logging.getLogger("incubator.websocket")
 
@@ -50,9 +51,26 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     Subclasses implement receive_json(content: dict) and use send_message / send_error.
     """
 
+    live = False  # counted in incubator_live_connections{transport="websocket"} from accept to the end
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # However the consumer ends (a disconnect, StopConsumer from a handler, a cancelled task), it is uncounted.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.live:
+                self.live = False
+                live_connection_closed("websocket")
+
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.language = scope_language(self.scope)
         await super().websocket_connect(message)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        if not self.live:
+            self.live = True
+            live_connection_opened("websocket")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if text_data is None:

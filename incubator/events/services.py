@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incubator.generations import ANALYTICS_GENERATION, generation_bump_after_commit
+from incubator.metrics import event_published
 
 from . import tail
 from .catalogue import EVENT_TYPES
@@ -82,6 +83,7 @@ def event_publish(*, event: Event) -> None:
 
 async def _send(layer: Any, event: Event, message: dict[str, Any]) -> None:
     await layer.group_send(topic_group(event.topic), message)
+    event_published(event.topic)
     user_id = event.payload.get("user_id") if event.type in ACCESS_EVENTS else None
     if event.type == "project.ownership_transferred":
         user_id = event.payload.get("previous_owner_id")

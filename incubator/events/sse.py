@@ -22,6 +22,7 @@ from django.utils import translation
 
 from incubator.errors import ApiError, InvalidInput
 from incubator.exceptions import error_body
+from incubator.metrics import live_connection_closed, live_connection_opened
 from incubator.websocket import scope_language, ws_message
 
 from .auth import StreamAuthError, stream_authenticate
@@ -120,7 +121,7 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
         except TimeoutError as exc:
             raise TooSlow() from exc
 
-    subscriber = Subscriber(user=user, layer=layer, channel=channel, emit=emit)
+    subscriber = Subscriber(user=user, layer=layer, channel=channel, emit=emit, transport="sse")
     readable, refused = await subscriber.check_topics(topics)
     if refused:
         await _respond_error(send, scope, TopicsForbidden(details={"field": "topics", "topics": refused}), cors)
@@ -140,9 +141,13 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
     if scope["method"] == "HEAD":
         await send({"type": "http.response.body", "body": b""})
         return
-    await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True})
-    with translation.override(scope_language(scope)):
-        await _serve(send, receive, subscriber, token, readable, since, expires)
+    live_connection_opened("sse")
+    try:
+        await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True})
+        with translation.override(scope_language(scope)):
+            await _serve(send, receive, subscriber, token, readable, since, expires)
+    finally:
+        live_connection_closed("sse")
 
 
 async def _serve(

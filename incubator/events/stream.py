@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
+from incubator.metrics import events_replayed
 from incubator.websocket import ws_message
 
 from . import tail
@@ -92,8 +93,17 @@ class Subscriber:
     """The subscriptions of one connection. `emit(message)` sends one message to the client (and raises
     TooSlow when the client does not take it); `channel` is the connection's channel-layer name."""
 
-    def __init__(self, *, user: Any, layer: Any, channel: str, emit: Callable[[dict[str, Any]], Awaitable[None]]):
+    def __init__(
+        self,
+        *,
+        user: Any,
+        layer: Any,
+        channel: str,
+        emit: Callable[[dict[str, Any]], Awaitable[None]],
+        transport: str = "websocket",
+    ):
         self.user, self.layer, self.channel, self.emit = user, layer, channel, emit
+        self.transport = transport  # websocket or sse: the label of the events it replays
         self.topics: dict[str, TopicState] = {}
         self.lock = asyncio.Lock()
         self.refills: deque[float] = deque()
@@ -152,8 +162,10 @@ class Subscriber:
         after, sent = since, 0
         while True:
             rows = await database_sync_to_async(event_list)(topics=topics, after=after, limit=REPLAY_CHUNK)
+            delivered = 0
             for row in rows:
-                await self._deliver(row)
+                delivered += await self._deliver(row)
+            events_replayed(self.transport, delivered)
             sent += len(rows)
             if len(rows) < REPLAY_CHUNK:
                 return
@@ -169,12 +181,14 @@ class Subscriber:
 
     # Delivering --------------------------------------------------------------------------------------------
 
-    async def _deliver(self, message: dict[str, Any]) -> None:
+    async def _deliver(self, message: dict[str, Any]) -> bool:
+        """Sends the message unless the client has it already; True if sent."""
         state = self.topics.get(message["topic"])
         if state is None or not state.is_new(message["id"]):
-            return
+            return False
         state.remember(message["id"])
         await self.emit(message)
+        return True
 
     async def live(self, message: dict[str, Any]) -> None:
         """A message from the channel layer: {"type": "event.message", "prev", "id", "type"...}."""

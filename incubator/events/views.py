@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incubator.errors import InvalidInput
+from incubator.metrics import events_replayed
 from incubator.renderers import ORJSONRenderer
 from incubator.serializers import MAX_ID, QueryParamsSerializer
 
@@ -83,6 +84,8 @@ class EventListView(APIView):
         after, limit = params.get("after", 0), params.get("limit", DEFAULT_LIMIT)
         rows = event_list(topics=topics, after=after, limit=limit + 1)
         events = rows[:limit]
+        if after:  # a client that has seen events asks for what it missed
+            events_replayed("polling", len(events))
         return Response(
             {"events": events, "last_id": events[-1]["id"] if events else after, "has_more": len(rows) > limit}
         )
@@ -143,6 +146,7 @@ class EventStreamView(APIView):
         except Refused as exc:
             raise InvalidInput({"since": [str(exc.message)]}) from exc
         rows = event_list(topics=topics, after=since or 0, limit=MAX_LIMIT) if since is not None else []
+        events_replayed("sse", len(rows))
         body = f"retry: {RETRY_MS}\n\n".encode() + b"".join(sse_frame(row) for row in rows)
         response = HttpResponse(body, content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache, no-store"

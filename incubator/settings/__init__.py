@@ -13,5 +13,6 @@ from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
 from .database import *  # noqa: F403
 from .logging import *  # noqa: F403
+from .metrics import *  # noqa: F403
 from .schema_registry import *  # noqa: F403
 from .storage import *  # noqa: F403

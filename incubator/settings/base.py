@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its clock, query count and Redis count take in everything below (incubator.metrics).
+    "incubator.metrics.middleware.MetricsMiddleware",
     "incubator.middleware.RequestIdMiddleware",
     "incubator.middleware.CacheBatchMiddleware",
     "incubator.middleware.ApiErrorFallbackMiddleware",

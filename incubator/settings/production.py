@@ -19,7 +19,8 @@ if not ALLOWED_HOSTS:
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY}  # noqa: F405
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health"]
+# Load balancers probe health and Prometheus scrapes /metrics over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
