@@ -5,6 +5,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     DJANGO_SETTINGS_MODULE=incubator.settings.production
 
 WORKDIR /app
+# pg_dump, pg_restore and psql for scripts/backup.sh and scripts/restore.sh (docs/deploy.md, "Backups and restore").
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client > /dev/null \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt requirements.lock ./
 RUN pip install -r requirements.txt -c requirements.lock
 

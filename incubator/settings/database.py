@@ -5,7 +5,7 @@ import os
 import dj_database_url
 
 from .base import BASE_DIR
-from .env import env_int, env_str
+from .env import env_bool, env_int, env_str
 
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 
@@ -26,6 +26,9 @@ if _default["ENGINE"] == "django.db.backends.postgresql":
     }
     _default["CONN_MAX_AGE"] = 0
     _default["CONN_HEALTH_CHECKS"] = False
+    # Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator()) may outlive its
+    # transaction's server connection: DB_DISABLE_SERVER_SIDE_CURSORS=1 there (docs/deploy.md).
+    _default["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
 elif _default["ENGINE"] == "django.db.backends.sqlite3":
     _default["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing mid-transaction.
