@@ -428,7 +428,7 @@ def test_an_empty_metadata_form_field_is_metadata_not_sent(project, owner_client
     """Swagger UI sends `metadata=` when the optional field is cleared ("Send empty value"): not a JSON error."""
     response = owner_client.post(
         "/api/v1/datasets",
-        {"project": project.id, "name": "空元数据", "metadata": "", "file": upload("a,b\n1,2\n".encode(), "x.csv")},
+        {"project": project.id, "name": "空元数据", "metadata": "", "file": upload(b"a,b\n1,2\n", "x.csv")},
         format="multipart",
     )
     assert response.status_code == 201, response.content
