@@ -18,7 +18,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
-from .batch import batch_scope
+from .batch import CACHE_ERRORS, batch_scope
 from .cache import redis_enabled, redis_execute, redis_key
 
 logger = logging.getLogger(__name__)
@@ -36,17 +36,22 @@ def generation_get(name: str) -> str:
     """The current token of `name`: from the request's cache batch when it holds it, else read (or created)."""
     key = generation_key(name)
     batch = batch_scope.get()
-    if batch is not None:
-        found, value = batch.read(key)
-        if found and value:
-            return value
-    if not redis_enabled():
-        token = str(cache.get_or_set(key, lambda: uuid.uuid4().hex, timeout=None))
-    else:
-        full_key = redis_key(key)
-        # SET NX then GET: whoever comes first after a flush creates the token, everyone reads the same one.
-        _, value = redis_execute(("SET", full_key, uuid.uuid4().hex, "NX"), ("GET", full_key))
-        token = value.decode()
+    try:
+        if batch is not None:
+            found, value = batch.read(key)
+            if found and value:
+                return value
+        if not redis_enabled():
+            token = str(cache.get_or_set(key, lambda: uuid.uuid4().hex, timeout=None))
+        else:
+            full_key = redis_key(key)
+            # SET NX then GET: whoever comes first after a flush creates the token, everyone reads the same one.
+            _, value = redis_execute(("SET", full_key, uuid.uuid4().hex, "NX"), ("GET", full_key))
+            token = value.decode()
+    except CACHE_ERRORS:
+        # Redis is down: a token nobody else has, so what is derived from the rows is derived again (a list's
+        # total counted), never taken from before the outage.
+        return uuid.uuid4().hex
     if batch is not None:
         batch.remember(key, token)
     return token

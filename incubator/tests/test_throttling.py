@@ -71,16 +71,54 @@ def test_a_malformed_rate_is_a_configuration_error(rate):
         throttling.parse_rate(rate)
 
 
-def test_redis_down_is_503_naming_the_cache(api_client, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "incubator.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+@pytest.fixture
+def redis_down(settings):
+    """The cache pointed at a port nothing listens on; the process's memory of the outage is forgotten after."""
+    from incubator import batch
+
+    def down():
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "incubator.cache.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+                "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            }
         }
-    }
+
+    yield down
+    batch._down_until = 0.0
+    batch._fallback_counters.clear()
+
+
+def test_with_redis_down_anonymous_reads_work_and_count_the_list_again(api_client, redis_down, make_user):
+    from projects.tests.factories import make_project
+
+    owner = make_user()
+    make_project(owner, name="公开项目", visibility="public")
+    make_project(owner, name="另一个", visibility="public")
+    redis_down()
+    for _ in range(2):  # the second within the breaker's second: Redis is not even asked
+        response = api_client.get("/api/v1/projects")
+        assert response.status_code == 200, response.content
+        assert response.json()["pagination"]["total"] == 2
+
+
+def test_with_redis_down_a_logged_in_request_is_503_naming_the_cache(api_client, redis_down, make_user):
+    """Whether the session was logged out is known to Redis alone: fail closed, never serve a revoked token."""
+    from accounts.tokens import token_pair_for
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_for(make_user()).access_token}")
+    redis_down()
     body = assert_error(api_client.get("/api/v1/projects"), 503, "SERVICE_UNAVAILABLE")
     assert body["details"]["unavailable"] == ["cache"]
+
+
+def test_with_redis_down_rate_limits_still_hold_in_the_process(api_client, redis_down, rates):
+    rates(anon="2/min")
+    redis_down()
+    for _ in range(2):
+        assert api_client.get("/api/v1/test/users").status_code == 200
+    assert_error(api_client.get("/api/v1/test/users"), 429, "RATE_LIMITED")
 
 
 @pytest.mark.redis
