@@ -21,7 +21,7 @@ TYPED := $(wildcard */services.py */selectors.py */selectors/*.py incubator/*/se
 	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py) \
 	aimodels/inference.py aimodels/tasks.py aimodels/signals.py $(wildcard aimodels/engine/*.py aimodels/algorithms/*.py) \
 	schema_registry/compat.py schema_registry/plan.py schema_registry/declarations.py schema_registry/tasks.py \
-	schema_registry/introspection.py incubator/schemas.py \
+	schema_registry/introspection.py incubator/schemas.py $(wildcard incubator/metrics/*.py) \
 	analytics/scope.py analytics/charts.py analytics/memo.py analytics/tasks.py analytics/reports.py analytics/writers.py)
 
 .PHONY: run test mutation setup migrate sandbox serve worker beat lint format typecheck checks bench clean
