@@ -28,6 +28,8 @@ class AutoSchema(SpectacularAutoSchema):
                     "Idempotency-Key",
                     str,
                     OpenApiParameter.HEADER,
+                    # What the server accepts (incubator.idempotency.services._KEY): a fuzzer's keys then fit it.
+                    pattern="^[!-~]{1,255}$",
                     description=(
                         "Makes a retry safe: the same key and body within 24 hours return the first answer "
                         "(with `Idempotent-Replayed: true`) and create nothing more; the same key with another "
