@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from incubator.serializers import StrictCharField
+from incubator.serializers import StrictCharField, StrictRegexField
 
 from ..models import User
 
@@ -71,7 +71,8 @@ class UserSerializer(UserPublicSerializer):
 )
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    username = serializers.RegexField(
+    # Text only: DRF's RegexField turned {"username": 0} into the user "0".
+    username = StrictRegexField(
         r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": _("Letters, digits and @/./+/-/_ only.")}
     )
     password = StrictCharField(write_only=True, max_length=128, style={"input_type": "password"})

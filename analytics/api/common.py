@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from incubator.errors import NotFound
 from incubator.generations import ANALYTICS_GENERATION
+from incubator.serializers import QueryParamsSerializer
 from projects.models import Project
 from projects.selectors import project_visible_q
 
@@ -37,7 +38,7 @@ class ChartSerializer(serializers.Serializer):
     unit = serializers.CharField(allow_blank=True, help_text="What the values count or measure, localized.")
 
 
-class ProjectScopeParams(serializers.Serializer):
+class ProjectScopeParams(QueryParamsSerializer):
     project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 

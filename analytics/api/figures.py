@@ -183,9 +183,7 @@ class OverviewView(AnalyticsView):
         ),
     )
     def get(self, request: Request) -> Response:
-        params = ProjectScopeParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        scope = scope_for(request, params.validated_data.get("project"))
+        scope = scope_for(request, ProjectScopeParams.validated(request).get("project"))
         return Response(self.answer("overview", scope, {}, lambda: figures.overview(scope=scope)))
 
 

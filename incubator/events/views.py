@@ -121,7 +121,16 @@ class EventStreamView(APIView):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR,
+                # One event of the stream, as an SSE parser hands it over (OpenAPI 3.2's itemSchema, before 3.2).
+                {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "The event's id (send it back as Last-Event-ID)."},
+                        "event": {"type": "string"},
+                        "data": {"type": "string", "description": "The message `{id, type, ts, data}` as JSON."},
+                        "retry": {"type": "integer"},
+                    },
+                },
                 description=(
                     "Server-Sent Events: `id: <event id>` and `data: <the message as JSON>` per event, a `: heartbeat` "
                     "comment when idle. Missed events are replayed first, then live ones follow."

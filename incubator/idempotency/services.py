@@ -61,7 +61,9 @@ def _part(value: Any) -> str:
 def _fingerprint(request: Any) -> str:
     # The standard library, not orjson: a body may hold integers past 64 bits, which the serializer then
     # refuses with a 400; the fingerprint must not fail on them first.
-    body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=_part).encode()
+    # surrogatepass: a lone surrogate (valid JSON, "\ud800") is the serializer's to refuse, not a 500 here; every
+    # other text encodes to the same bytes as before, so stored fingerprints still match.
+    body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=_part).encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     digest.update(body)
     return digest.hexdigest()

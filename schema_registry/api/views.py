@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -13,6 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, I
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incubator.errors import InvalidInput
 from incubator.idempotency.services import idempotent
 from incubator.parsers import JSONParser
 
@@ -125,6 +127,8 @@ class SubjectListView(GenericAPIView):
     )
     def get(self, request: Request) -> HttpResponse:
         search = request.query_params.get("search", "").strip()[:200]
+        if "\x00" in search:  # PostgreSQL refuses NUL in text: a 500 from the LIKE otherwise
+            raise InvalidInput({"search": [_("Text may not contain NUL characters.")]})
         page = self.paginate_queryset(selectors.subject_list(search=search or None))
         return self.get_paginated_response([subject_representation(subject) for subject in page])
 

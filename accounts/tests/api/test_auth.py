@@ -339,3 +339,12 @@ def test_staff_shows_as_admin_role(auth_client, make_user):
     mentor = make_user(role="mentor")
     assert auth_client(admin).get("/api/v1/users/me").json()["role"] == "admin"
     assert auth_client(mentor).get("/api/v1/users/me").json()["role"] == "mentor"
+
+
+@pytest.mark.parametrize("username", [0, 12345, True, ["lilei"]])
+def test_a_username_that_is_not_text_is_400(api_client, username):
+    """DRF's RegexField turned {"username": 0} into the user "0" (found by the fuzzing gate)."""
+    response = register(api_client, username=username)
+    assert response.status_code == 400, response.content
+    assert response.json()["details"]["field"] == "username"
+    assert not User.objects.exists()

@@ -74,3 +74,12 @@ def test_one_user_cannot_fill_the_export_queue(auth_client, member):
     Export.objects.filter(created_by=member).update(status=Export.Status.FAILED)
     again = client.post(EXPORTS, {"report": "projects", "format": "csv", "params": {}}, format="json")
     assert again.status_code == 202, again.content
+
+
+@pytest.mark.parametrize("query", ["project=", "project=abc&project=", "project=0"])
+def test_the_overview_refuses_a_project_that_is_no_id(auth_client, member, query):
+    """`?project=` was no filter at all (a form's empty value), unlike every other analytics figure; the fuzzing
+    gate found `?project=abc&project=` answering 200."""
+    response = auth_client(member).get(f"/api/v1/analytics/overview?{query}", **EN)
+    assert response.status_code == 400, response.content
+    assert response.json()["details"]["field"] == "project"

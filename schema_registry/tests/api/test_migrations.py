@@ -459,3 +459,11 @@ def test_migration_refusals_speak_chinese_to_chinese_clients(admin_client, regis
     assert _chinese(_error(again, 409, "MIGRATION_NOT_ROLLBACKABLE")["message"])
     english = admin_client.post(f"{URL}/{pending['id']}/rollback", HTTP_ACCEPT_LANGUAGE="en")
     assert not _chinese(_error(english, 409, "MIGRATION_NOT_ROLLBACKABLE")["message"])
+
+
+@pytest.mark.parametrize("field", ["defer", "dry_run"])
+def test_migration_flags_are_json_booleans_only(admin_client, register_v2, field):
+    register_v2()
+    response = admin_client.post(URL, {**BODY, field: 0}, format="json")
+    assert _error(response, 400, "INVALID_INPUT")["details"]["field"] == field
+    assert not DocumentMigration.objects.exists()

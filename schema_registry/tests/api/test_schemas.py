@@ -879,3 +879,27 @@ def test_a_method_a_route_lacks_is_a_405_in_the_contracts_format(world, route):
         path = re.sub(rf"<\w+:{name}>", value, path)
     response = clients["admin"].put(path, {}, format="json")
     _error(response, 405, "METHOD_NOT_ALLOWED")
+
+
+# --- what the fuzzing gate found (fuzz/) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "no", None])
+def test_deprecated_is_a_json_boolean_only(admin_client, value):
+    """DRF's BooleanField took 0/1/"yes": the document promises a boolean."""
+    response = admin_client.patch(f"{VERSIONS}/1", {"deprecated": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["details"]["field"] == "deprecated"
+
+
+def test_a_subject_search_with_a_nul_is_400_not_a_database_error(api_client):
+    response = api_client.get("/api/v1/schemas", {"search": "project\x00"})
+    assert response.status_code == 400, response.content
+    assert response.json()["details"]["field"] == "search"
+
+
+def test_a_lone_surrogate_with_an_idempotency_key_is_not_a_500(admin_client):
+    """The idempotency fingerprint encoded the body as UTF-8 strictly: a lone surrogate (valid JSON) was a 500."""
+    body = '{"schema": {"type": "object", "title": "\\ud800"}}'
+    response = admin_client.post(VERSIONS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="surrogate-1")
+    assert response.status_code < 500, response.content
