@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
 
-from incubator.errors import ApiError
+from incubator.batch import CACHE_ERRORS
+from incubator.errors import ApiError, ServiceUnavailable
 
 from .errors import StreamTokenInvalid, TokenExpired
 
@@ -39,6 +40,10 @@ def stream_authenticate(raw: Any) -> tuple[Any, float]:
     for authentication_class in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
         try:
             found = authentication_class().authenticate(request)
+        except CACHE_ERRORS as exc:
+            # Whether the session was logged out is not known now: not TOKEN_INVALID (a client would throw a
+            # good token away), a 503 naming the cache, as the API answers.
+            raise StreamAuthError(ServiceUnavailable(details={"unavailable": ["cache"]})) from exc
         except Exception:  # noqa: BLE001 - every refusal is the same answer; the token is never logged
             found = None
         if found is not None:

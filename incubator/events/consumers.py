@@ -20,7 +20,7 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from incubator.errors import ApiError, InvalidInput
+from incubator.errors import ApiError, InvalidInput, ServiceUnavailable
 from incubator.websocket import JsonConsumer, ws_message
 
 from .auth import StreamAuthError, stream_authenticate, user_is_active
@@ -57,6 +57,11 @@ def encoded(message: dict[str, Any]) -> str:
     return text
 
 
+def _close_code(exc: StreamAuthError) -> int:
+    """4001 for a refused token; 1013 (try again later) when it could not be checked (the cache is down)."""
+    return 1013 if exc.error.status_code == 503 else 4001
+
+
 class StreamConsumer(JsonConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels closes stale database connections before every handler: a hop to the one shared sync
@@ -72,6 +77,8 @@ class StreamConsumer(JsonConsumer):
         self.subscriber: Subscriber | None = None
         self.timers: dict[str, asyncio.Task[None]] = {}
         self.closing = False
+        self.layer_lost = False
+        self.expires = float("inf")
         offered = [p for p in self.scope.get("subprotocols") or [] if isinstance(p, str)]
         token = next((p[len(BEARER_PREFIX) :] for p in offered if p.startswith(BEARER_PREFIX)), None)
         # A browser fails the handshake unless the server picks one of the protocols it offered.
@@ -94,7 +101,16 @@ class StreamConsumer(JsonConsumer):
     async def _wake(self, delay: float, type_: str, *, repeat: bool = False, first: float | None = None) -> None:
         await asyncio.sleep(delay if first is None else first)
         while True:
-            await self.channel_layer.send(self.channel_name, {"type": type_})
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": type_})
+            except Exception:  # noqa: BLE001 - the channel layer (Redis) is unreachable
+                # Never lose a tick or the expiry: the token's checks resume as soon as the layer is back. Until
+                # then the client's own messages find the socket out of touch and close it (receive).
+                logger.warning("stream %s: channel layer unreachable for %s; retrying", self.channel_name, type_)
+                self.layer_lost = True
+                await asyncio.sleep(1.0)
+                continue
+            self.layer_lost = False
             if not repeat:
                 return
             await asyncio.sleep(delay)
@@ -139,7 +155,7 @@ class StreamConsumer(JsonConsumer):
         try:
             user, expires = await database_sync_to_async(stream_authenticate)(token)
         except StreamAuthError as exc:
-            await self._close(4001, exc.error)
+            await self._close(_close_code(exc), exc.error)
             return
         if self.user is not None and user.pk != self.user.pk:
             await self._close(4001, StreamTokenInvalid(_("A stream stays with the user who opened it.")))
@@ -178,6 +194,9 @@ class StreamConsumer(JsonConsumer):
         try:
             user, _expires = await database_sync_to_async(stream_authenticate)(self.token)
         except StreamAuthError as exc:
+            if exc.error.status_code == 503:
+                await self._close(1013, exc.error)
+                return
             active = await database_sync_to_async(user_is_active)(self.user.pk)
             await self._close(4001, exc.error) if active else await self._close(4003, AccountInactive())
             return
@@ -200,6 +219,13 @@ class StreamConsumer(JsonConsumer):
                 content = await self.decode_json(text_data)
         if not isinstance(content, dict):
             await self._close(4400, InvalidInput(message=_("A message must be a JSON object of the stream protocol.")))
+            return
+        # Checked here too, not only by the timers: while the channel layer is down their wake-ups cannot arrive.
+        if self.user is not None and time.time() >= self.expires:
+            await self._close(4001, TokenExpired())
+            return
+        if self.layer_lost:
+            await self._close(1013, ServiceUnavailable(details={"unavailable": ["cache"]}))
             return
         try:
             await self.receive_json(content)

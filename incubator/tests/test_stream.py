@@ -634,3 +634,68 @@ def test_job_and_dataset_topics_follow_their_projects_visibility(fs_storage):
     assert topics_readable(stranger, topics) == set()
     Project.objects.filter(pk=project.pk).update(visibility="public")
     assert topics_readable(stranger, topics) == set(topics[:3])
+
+
+# Redis (the channel layer, the revocation marks) unreachable ---------------------------------------------------
+
+
+def _session_token(user):
+    from accounts.tokens import token_pair_for
+
+    return token_pair_for(user)
+
+
+@override_settings(EVENTS_STREAM_HEARTBEAT=0.2)
+def test_checks_survive_a_channel_layer_outage_and_a_message_meanwhile_closes_1013(monkeypatch):
+    """The heartbeat that re-checks the token wakes the consumer through the channel layer. A failed wake-up
+    killed its timer for good, so a session logged out during a Redis blip kept its socket (and replays)."""
+    from accounts.tokens import session_revoke
+
+    user = UserFactory()
+    refresh = _session_token(user)
+    layer = get_channel_layer()
+    real_send = layer.send
+
+    async def unreachable(channel, message):
+        raise ConnectionError("Error 111 connecting to redis. Connection refused.")
+
+    async def talk():
+        ws, _ = await opened()
+        await ws.send_json_to({"type": "auth", "token": str(refresh.access_token)})
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        monkeypatch.setattr(layer, "send", unreachable)
+        await asyncio.sleep(0.6)  # ticks fail meanwhile
+        await ws.send_json_to({"type": "ping"})
+        data = await closed_with(ws, 1013)
+        assert (data["error_code"], data["details"]["unavailable"]) == ("SERVICE_UNAVAILABLE", ["cache"])
+
+        ws, _ = await opened()  # a second socket: the outage ends, its session is logged out meanwhile
+        await ws.send_json_to({"type": "auth", "token": str(refresh.access_token)})
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        await asyncio.sleep(0.6)
+        await in_thread(session_revoke, refresh)
+        monkeypatch.setattr(layer, "send", real_send)
+        while (message := await ws.receive_json_from(timeout=5))["type"] == "heartbeat":
+            pass
+        assert message["type"] == "error" and message["data"]["error_code"] == "TOKEN_INVALID"
+        assert (await ws.receive_output())["code"] == 4001
+
+    monkeypatch.setattr(layer, "send", real_send)
+    run(talk())
+
+
+def test_a_stream_token_checked_while_the_cache_is_down_is_503_not_token_invalid(settings):
+    """A client throws a TOKEN_INVALID token away: a Redis blip must not log every live user out."""
+    from incubator.events.auth import StreamAuthError, stream_authenticate
+
+    token = str(_session_token(UserFactory()).access_token)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "incubator.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    with pytest.raises(StreamAuthError) as refused:
+        stream_authenticate(token)
+    assert (refused.value.error.status_code, refused.value.error.details) == (503, {"unavailable": ["cache"]})
