@@ -150,7 +150,7 @@ def _request_id_for_task(task_id: str | None = None, task: object = None, **kwar
     given = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
         REQUEST_ID_HEADER
     )
-    if not (isinstance(given, str) and REQUEST_ID_RE.match(given)):
+    if not (isinstance(given, str) and REQUEST_ID_RE.fullmatch(given)):
         current = current_request_id()
         given = current if current != "-" else (task_id or new_request_id())
     if task_id:

@@ -1,7 +1,6 @@
 """Middleware for the API contract: request ids, trailing slashes, body limits and the error fallback."""
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from .batch import CacheBatch, batch_scope
 from .exceptions import error_response
 from .generations import generation_key
-from .request_id import reset_request_id, set_request_id
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+from .request_id import REQUEST_ID_RE, reset_request_id, set_request_id
 
 
 class _BothModes:
@@ -56,7 +53,7 @@ class RequestIdMiddleware(_BothModes):
 
     def before(self, request: HttpRequest) -> None:
         given = request.headers.get("X-Request-ID", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         request._request_id_token = set_request_id(request_id)  # type: ignore[attr-defined]
 

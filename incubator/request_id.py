@@ -6,7 +6,7 @@ import re
 import uuid
 
 # What a client or proxy may send as X-Request-ID, and what a task message may carry.
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # whole values only: fullmatch (a "$" let "abc\n" through)
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

@@ -14,7 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -47,6 +47,8 @@ def metrics_allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 on a dual-stack bind is 10.0.0.1
     return any(address in network for network in _networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
 
 
@@ -166,11 +168,16 @@ class _Default(Collector):
 _exposition = _registry()
 
 
-@require_safe
+@csrf_exempt
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Not part of the API (no /api/v1 prefix, not in the OpenAPI document). Refused with 403 in the error body:
     /metrics is a well-known address, so answering 404 would hide nothing, and a 403 tells whoever sets up the
-    scrape that the token or the network is what is missing."""
+    scrape that the token or the network is what is missing. Any other method than GET/HEAD is a 405 in the
+    error body (Django's require_safe answered an empty 405, and CSRF's HTML page came first for a POST)."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(405)
+        response["Allow"] = "GET, HEAD"
+        return response
     if not metrics_allowed(request):
         return error_response(403, "PERMISSION_DENIED")
     response = HttpResponse(generate_latest(_exposition), content_type=CONTENT_TYPE_LATEST)

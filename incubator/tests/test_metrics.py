@@ -633,3 +633,40 @@ def test_metric_names_lists_exactly_what_the_page_shows(user):
     # Families a fresh process has not written yet are absent from the page, never unknown to the list.
     assert families <= {name.removesuffix("_total") for name in metrics.METRIC_NAMES}
     assert {"incubator_training_jobs", "incubator_celery_queue_length"} <= families
+
+
+@pytest.mark.django_db
+def test_admin_routes_are_one_label_and_a_refused_method_is_other(client):
+    """An anonymous client walking Django admin's ~190 patterns with every method multiplied the series (and the
+    scrape's time) twentyfold: the attacker probe's finding."""
+    client.get("/admin/auth/group/")
+    client.get("/admin/projects/project/1/change/")
+    client.generic("PROPFIND", "/api/v1/projects")
+    client.delete("/api/v1/health")
+    text = generate_latest(REGISTRY).decode()
+    routes = set(re.findall(r'incubator_http_requests_total\{[^}]*route="([^"]*)"', text))
+    assert "admin" in routes and not any(route.startswith("admin/") for route in routes)
+    assert 'method="DELETE",route="api/v1/health"' not in text
+    assert re.search(r'method="other",route="api/v1/health",status="405"', text)
+
+
+@pytest.mark.django_db
+def test_metrics_refuses_other_methods_in_the_error_body(client, settings):
+    settings.METRICS_TOKEN = "t0ken"
+    for method in ("post", "put", "delete", "options"):
+        response = getattr(client, method)("/metrics", HTTP_AUTHORIZATION="Bearer t0ken")
+        assert response.status_code == 405 and response["Allow"] == "GET, HEAD", (method, response.content)
+        assert response.json()["error_code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_an_ipv4_mapped_peer_matches_an_ipv4_network(rf, settings):
+    from incubator.metrics.views import metrics_allowed
+
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    assert metrics_allowed(rf.get("/metrics", REMOTE_ADDR="::ffff:10.1.2.3"))
+    assert not metrics_allowed(rf.get("/metrics", REMOTE_ADDR="::ffff:11.1.2.3"))
+
+
+def test_a_request_id_with_a_trailing_newline_is_replaced(client):
+    response = client.get("/api/v1/health", HTTP_X_REQUEST_ID="abc\n")
+    assert response["X-Request-ID"] != "abc\n" and len(response["X-Request-ID"]) == 32
