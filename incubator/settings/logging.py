@@ -12,6 +12,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console handler (DEBUG only) printed each of its records a second time, as plain text.
+        "django": {"handlers": [], "propagate": True},
         "django.request": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
         "psycopg.pool": {"level": "WARNING"},
