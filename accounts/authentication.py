@@ -9,7 +9,15 @@ from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJ
 from incubator.batch import batch_scope, batch_send_for, count_and_read
 
 from .errors import TokenInvalid
-from .tokens import access_token_parse, revocation_keys, token_generation_current, token_user_id
+from .tokens import (
+    SESSION_CLAIM,
+    access_token_parse,
+    revocation_keys,
+    revocations_restore,
+    session_revoked_stored,
+    token_generation_current,
+    token_user_id,
+)
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
@@ -30,8 +38,16 @@ class JWTAuthentication(SimpleJWTAuthentication):
             # must not see a revoked user.
             batch_send_for(request, getattr(request, "parser_context", {}).get("view"), user)
             values = [batch.read(key)[1] for key in keys]
-        if any(value is not None for value in values):  # the session was logged out
+        mark, intact = values
+        if mark is not None:  # the session was logged out
             raise TokenInvalid()
+        if intact is None:
+            # The cache lost its marks (Redis restarted empty, a failover, eviction), or this is its first
+            # request: the database knows every logout whose tokens still live; put the marks back.
+            session = token.payload[SESSION_CLAIM]
+            if session_revoked_stored(session):
+                raise TokenInvalid()
+            revocations_restore()
         return user, token
 
     def get_validated_token(self, raw_token: bytes) -> Any:

@@ -54,3 +54,19 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+
+class RevokedSession(models.Model):
+    """A logged-out session, kept while its access tokens can live. Authentication reads the session's mark in
+    Redis, in the request's one round trip; these rows are what puts the marks back when Redis lost its data
+    (restarted without persistence, failed over, evicted keys), so no logged-out token works again."""
+
+    session = models.CharField(_("session"), max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("revoked session")
+        verbose_name_plural = _("revoked sessions")
+
+    def __str__(self) -> str:
+        return self.session

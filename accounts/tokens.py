@@ -5,8 +5,10 @@ simplejwt trusts a token's claims once its signature checks out: a non-numeric o
 way to get such a token: an old deployment, a test key or another service sharing the key can sign one.
 """
 
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
@@ -80,12 +82,47 @@ def session_revoked_key(session: str) -> str:
     return f"auth:session-revoked:{session}"
 
 
+# Set (without expiry) once the marks of every logged-out session are in the cache. Missing means the cache lost
+# what it held (or never had it): authentication then asks the database and puts the marks back.
+REVOCATIONS_INTACT_KEY = "auth:revocations-intact"
+
+
 def revocation_keys(token: Token) -> list[str]:
+    """The session's mark, then the key that says the marks can be trusted (read together, in one trip)."""
     session = token.payload.get(SESSION_CLAIM)
-    return [session_revoked_key(session)] if isinstance(session, str) else []
+    return [session_revoked_key(session), REVOCATIONS_INTACT_KEY] if isinstance(session, str) else []
+
+
+def _revocation_ttl() -> int:
+    return int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
 
 
 def session_revoke(token: Token) -> None:
+    """The session's access tokens stop working: its mark in the cache, and its row for when the cache forgets."""
+    from .models import RevokedSession
+
     if isinstance(session := token.payload.get(SESSION_CLAIM), str):
-        ttl = int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
-        cache_set_raw(session_revoked_key(session), "1", ttl)
+        now = timezone.now()
+        RevokedSession.objects.filter(expires_at__lte=now).delete()  # sessions whose tokens are all dead now
+        RevokedSession.objects.update_or_create(
+            session=session, defaults={"expires_at": now + timedelta(seconds=_revocation_ttl())}
+        )
+        cache_set_raw(session_revoked_key(session), "1", _revocation_ttl())
+
+
+def session_revoked_stored(session: str) -> bool:
+    from .models import RevokedSession
+
+    return RevokedSession.objects.filter(session=session, expires_at__gt=timezone.now()).exists()
+
+
+def revocations_restore() -> int:
+    """Every live logout's mark back into the cache, then the key that says they are there. Returns how many."""
+    from .models import RevokedSession
+
+    now = timezone.now()
+    rows = list(RevokedSession.objects.filter(expires_at__gt=now).values_list("session", "expires_at"))
+    for session, expires_at in rows:
+        cache_set_raw(session_revoked_key(session), "1", max(1, int((expires_at - now).total_seconds())))
+    cache_set_raw(REVOCATIONS_INTACT_KEY, "1", None)
+    return len(rows)

@@ -162,9 +162,9 @@ def batch_send_for(request: Any, view: Any, user: Any) -> None:
     batch.count(counters)
 
 
-def cache_set_raw(key: str, value: str, ttl: int) -> None:
-    """Write a plain string that a batch can read back (no pickling), expiring after `ttl` seconds."""
+def cache_set_raw(key: str, value: str, ttl: int | None) -> None:
+    """Write a plain string that a batch can read back (no pickling), expiring after `ttl` seconds (None: never)."""
     if redis_enabled():
-        redis_execute(("SET", redis_key(key), value, "EX", ttl))
+        redis_execute(("SET", redis_key(key), value, *(("EX", ttl) if ttl is not None else ())))
     else:
         cache.set(key, value, ttl)

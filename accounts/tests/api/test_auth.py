@@ -188,6 +188,48 @@ def test_logout_blacklists_the_refresh_token(api_client, user):
     assert again.status_code == 401 and again.json()["error_code"] == "TOKEN_INVALID"
 
 
+def test_a_logged_out_token_stays_refused_when_the_cache_forgets_everything(
+    api_client, user, django_assert_max_num_queries
+):
+    """Redis restarted without persistence (or failed over, or evicted) used to bring a logged-out session's
+    access tokens back to life: the logout is also a row, and a missing `intact` key sends authentication to it."""
+    from django.core.cache import cache
+
+    from accounts.models import RevokedSession
+    from accounts.tokens import REVOCATIONS_INTACT_KEY, session_revoked_key
+    from incubator.batch import count_and_read
+
+    out = login(api_client, email=user.email, password=PASSWORD).json()
+    kept = login(api_client, email=user.email, password=PASSWORD).json()
+    assert api_client.post("/api/v1/users/logout", {"refresh": out["refresh"]}, format="json").status_code == 204
+    assert RevokedSession.objects.count() == 1
+    cache.clear()  # Redis restarted empty
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {out['access']}")
+    refused = api_client.get("/api/v1/users/me")
+    assert refused.status_code == 401 and refused.json()["error_code"] == "TOKEN_INVALID"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {kept['access']}")
+    assert api_client.get("/api/v1/users/me").status_code == 200  # the marks are back: the cache answers again
+    session = RevokedSession.objects.get().session
+    assert count_and_read([], [session_revoked_key(session), REVOCATIONS_INTACT_KEY])[1] == ["1", "1"]
+    with django_assert_max_num_queries(1):  # the user row only: no lookup of logouts while the cache holds them
+        assert api_client.get("/api/v1/users/me").status_code == 200
+
+
+def test_a_logout_forgets_the_rows_of_sessions_whose_tokens_are_all_dead(api_client, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import RevokedSession
+
+    RevokedSession.objects.create(session="old", expires_at=timezone.now() - timedelta(seconds=1))
+    tokens = login(api_client, email=user.email, password=PASSWORD).json()
+    assert api_client.post("/api/v1/users/logout", {"refresh": tokens["refresh"]}, format="json").status_code == 204
+    assert list(RevokedSession.objects.values_list("session", flat=True)) != ["old"]
+    assert not RevokedSession.objects.filter(session="old").exists()
+
+
 def test_expired_access_token_is_token_invalid(api_client, user):
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=-timedelta(seconds=1))
