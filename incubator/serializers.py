@@ -111,6 +111,15 @@ class StrictRegexField(serializers.RegexField):
         return str(super().to_internal_value(data))
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number: DRF's FloatField also takes true/false (as 1.0/0.0) and numeric strings."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return float(super().to_internal_value(data))
+
+
 class StrictBooleanField(serializers.BooleanField):
     """A JSON true or false: DRF's BooleanField also takes 0, 1, "yes", "off" and more, which the document (type
     boolean) does not promise and a typo should not turn into a decision."""

@@ -51,3 +51,16 @@ def test_huge_page_number_is_404(api_client, user):
 
 def test_overlong_search_is_400(api_client):
     assert_client_error(api_client.get("/api/v1/projects", {"search": "x" * 101}))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ['"\\ud800"', '"a\\udc00b"', '"\\ud83d"'])
+def test_a_lone_surrogate_escape_is_400_and_a_pair_is_text(api_client, text):
+    """Valid JSON, but no character: PostgreSQL, UTF-8 files and the idempotency fingerprint cannot encode it
+    (a 500 behind an Idempotency-Key, found by the fuzzing gate)."""
+    body = '{"email": "a@example.com", "username": "u1", "password": "Zhong-Guo-2026!", "display_name": ' + text + "}"
+    response = api_client.post("/api/v1/users/register", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error_code"] == "PARSE_ERROR", response.content
+    paired = body.replace(text, '"\\ud83d\\ude0b"')  # an escaped emoji is a character
+    response = api_client.post("/api/v1/users/register", paired, content_type="application/json")
+    assert response.status_code == 201 and response.json()["display_name"] == "😋", response.content

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from incubator.schemas import json_value_problem
-from incubator.serializers import QueryParamsSerializer, StrictBooleanField, StrictCharField
+from incubator.serializers import QueryParamsSerializer, StrictBooleanField, StrictCharField, StrictFloatField
 
 from ..models import Compatibility, DocumentMigration, MigrationLogEntry, SchemaVersion, Subject
 
@@ -256,7 +256,7 @@ class MigrationCreateInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="The operations; left out, the registry proposes one."
     )
     dry_run = StrictBooleanField(default=False, help_text="Report what would change and write nothing.")
-    abort_threshold = serializers.FloatField(
+    abort_threshold = StrictFloatField(
         min_value=0, max_value=100, default=0.0, help_text="Stop and roll back when more than this % fail."
     )
     batch_size = serializers.IntegerField(min_value=1, max_value=10000, required=False)

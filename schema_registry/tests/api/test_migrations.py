@@ -467,3 +467,10 @@ def test_migration_flags_are_json_booleans_only(admin_client, register_v2, field
     response = admin_client.post(URL, {**BODY, field: 0}, format="json")
     assert _error(response, 400, "INVALID_INPUT")["details"]["field"] == field
     assert not DocumentMigration.objects.exists()
+
+
+@pytest.mark.parametrize("value", [False, True, "5", None])
+def test_the_abort_threshold_is_a_json_number_only(admin_client, register_v2, value):
+    register_v2()
+    response = admin_client.post(URL, {**BODY, "abort_threshold": value}, format="json")
+    assert _error(response, 400, "INVALID_INPUT")["details"]["field"] == "abort_threshold"

@@ -406,7 +406,10 @@ def test_a_schema_too_deep_to_answer_back_is_refused_and_the_bundle_keeps_workin
 def test_text_that_cannot_be_stored_or_rendered_is_refused(admin_client, extra, text):
     body = json.dumps({"schema": {"type": "object", "title": text}})  # \u escapes, as a browser sends them
     response = admin_client.generic("POST", VERSIONS, body, content_type="application/json")
-    assert _error(response, 400, "INVALID_INPUT")["details"]["field"] == "schema"
+    if text == "\ud800":  # no character at all: the JSON parser refuses it for every endpoint
+        _error(response, 400, "PARSE_ERROR")
+    else:
+        assert _error(response, 400, "INVALID_INPUT")["details"]["field"] == "schema"
     keyed = json.dumps({"schema": {"type": "object", "properties": {text: {}}}})
     assert admin_client.generic("POST", VERSIONS, keyed, content_type="application/json").status_code == 400
     assert extra.versions.count() == 1
