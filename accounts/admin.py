@@ -19,7 +19,7 @@ from incubator.errors import ApiError, InvalidInput
 
 from . import services
 from .errors import AccountConflict
-from .models import User
+from .models import RevokedSession, User
 
 # The admin site is the platform's; its titles live with the platform's accounts.
 admin.site.site_header = _("Incubator administration")
@@ -165,3 +165,22 @@ class UserAdmin(DjangoUserAdmin):
             queryset,
             lambda user: services.user_update(user=user, actor=request.user, data={"is_active": False}),
         )
+
+
+@admin.register(RevokedSession)
+class RevokedSessionAdmin(admin.ModelAdmin):
+    """Read-only: a logout writes these rows (accounts.services.user_logout), and deleting one would bring the
+    session's access tokens back to life after Redis forgets its mark."""
+
+    list_display = ("session", "expires_at")
+    search_fields = ("session",)
+    readonly_fields = ("session", "expires_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
