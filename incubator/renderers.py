@@ -1,7 +1,10 @@
 """JSON rendered with orjson: several times faster than the standard library on list pages."""
 
+import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 from django.utils.functional import Promise
@@ -24,7 +27,25 @@ OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NON_STR_K
 
 
 def dumps(data: Any) -> bytes:
-    return orjson.dumps(data, default=_default, option=OPTIONS)
+    try:
+        return orjson.dumps(data, default=_default, option=OPTIONS)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+    # An integer past 64 bits, which orjson refuses: JSON has no such limit, and PostgreSQL's jsonb hands one back
+    # for a number it was given as 1e149 (numeric keeps no exponent). Rare: the standard library writes it exactly.
+    return json.dumps(data, default=_default_text, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _default_text(value: Any) -> Any:
+    """_default, plus what orjson formats itself: datetimes as the contract's UTC "...Z", dates, UUIDs."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    if isinstance(value, date | UUID):
+        return str(value) if isinstance(value, UUID) else value.isoformat()
+    return _default(value)
 
 
 class ORJSONRenderer(BaseRenderer):

@@ -50,3 +50,18 @@ def test_nested_serializers_are_refused():
 
         class Nested(QueryParamsSerializer):
             inner = Params()
+
+
+def test_an_integer_past_64_bits_is_rendered_exactly_not_a_500():
+    """PostgreSQL's jsonb hands 1e149 back as a 150-digit integer, which orjson refuses (found by the fuzzing
+    gate: a schema registered twice, then a 500)."""
+    import json as stdlib_json
+    from datetime import UTC, datetime
+
+    from incubator.renderers import dumps
+
+    big = -13936594347160636 * 10**133
+    when = datetime(2026, 11, 27, 12, 0, 1, 500, tzinfo=UTC)
+    text = dumps({"n": big, "at": when, "名": "项目"})
+    assert stdlib_json.loads(text) == {"n": big, "at": "2026-11-27T12:00:01Z", "名": "项目"}
+    assert dumps({"at": when}) == b'{"at":"2026-11-27T12:00:01Z"}'  # the same format as orjson's
