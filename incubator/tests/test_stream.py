@@ -668,6 +668,7 @@ def test_checks_survive_a_channel_layer_outage_and_a_message_meanwhile_closes_10
         await ws.send_json_to({"type": "ping"})
         data = await closed_with(ws, 1013)
         assert (data["error_code"], data["details"]["unavailable"]) == ("SERVICE_UNAVAILABLE", ["cache"])
+        await ws.disconnect()  # the consumer ends here, not in a later test
 
         ws, _ = await opened()  # a second socket: the outage ends, its session is logged out meanwhile
         await ws.send_json_to({"type": "auth", "token": str(refresh.access_token)})
@@ -679,6 +680,7 @@ def test_checks_survive_a_channel_layer_outage_and_a_message_meanwhile_closes_10
             pass
         assert message["type"] == "error" and message["data"]["error_code"] == "TOKEN_INVALID"
         assert (await ws.receive_output())["code"] == 4001
+        await ws.disconnect()
 
     monkeypatch.setattr(layer, "send", real_send)
     run(talk())
