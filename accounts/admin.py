@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from incubator.admin import apply_each, error_messages
+from incubator.admin import ReadOnlyAdmin, apply_each, error_messages
 from incubator.errors import ApiError, InvalidInput
 
 from . import services
@@ -168,19 +168,9 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(RevokedSession)
-class RevokedSessionAdmin(admin.ModelAdmin):
-    """Read-only: a logout writes these rows (accounts.services.user_logout), and deleting one would bring the
-    session's access tokens back to life after Redis forgets its mark."""
+class RevokedSessionAdmin(ReadOnlyAdmin):
+    """A logout writes these rows (accounts.services.user_logout); deleting one would bring the session's access
+    tokens back to life after Redis forgets its mark."""
 
     list_display = ("session", "expires_at")
     search_fields = ("session",)
-    readonly_fields = ("session", "expires_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
