@@ -11,6 +11,7 @@ setting_changed signal empties Django's storages cache (django.test.signals.stor
 datasets.storage.datasets_storage() returns the test's backend and, after the test, the configured one again.
 """
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -75,23 +76,24 @@ def moto_server() -> Iterator[str]:
         werkzeug.setLevel(level)
 
 
-@pytest.fixture
-def s3_storage(moto_server: str, tmp_path: Path) -> Iterator[S3Fixture]:
-    """STORAGES["datasets"] on a fresh bucket (with the browser-upload CORS rule) of the moto server."""
+@contextlib.contextmanager
+def bucket_storage(endpoint: str, cache_dir: Path, prefix: str = "datasets") -> Iterator[S3Fixture]:
+    """STORAGES["datasets"] on a fresh bucket (with the browser-upload CORS rule) of a moto server, emptied and
+    removed afterwards; for a test (s3_storage) or a whole module (the authorization matrix)."""
     client = boto3.client(
         "s3",
-        endpoint_url=moto_server,
+        endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
     )
-    bucket = f"datasets-{uuid.uuid4().hex[:12]}"
+    bucket = f"{prefix}-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [browser_upload_cors_rule([SPA_ORIGIN])]})
     options = {
         "bucket_name": bucket,
-        "endpoint_url": moto_server,
+        "endpoint_url": endpoint,
         "region_name": REGION,
         "access_key": ACCESS_KEY,
         "secret_key": SECRET_KEY,
@@ -102,10 +104,9 @@ def s3_storage(moto_server: str, tmp_path: Path) -> Iterator[S3Fixture]:
         "querystring_auth": True,
         "querystring_expire": 300,
     }
-    cache_dir = tmp_path / "cache"
     storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
     with override_settings(**_datasets_settings(storage, cache_dir)):
-        yield S3Fixture(endpoint=moto_server, bucket=bucket, client=client, cache_dir=cache_dir, options=options)
+        yield S3Fixture(endpoint=endpoint, bucket=bucket, client=client, cache_dir=cache_dir, options=options)
     # Free the server's memory: parts and objects of every test would otherwise stay until the module ends.
     for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
@@ -113,6 +114,13 @@ def s3_storage(moto_server: str, tmp_path: Path) -> Iterator[S3Fixture]:
         for item in page.get("Contents", []):
             client.delete_object(Bucket=bucket, Key=item["Key"])
     client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def s3_storage(moto_server: str, tmp_path: Path) -> Iterator[S3Fixture]:
+    """STORAGES["datasets"] on a fresh bucket (with the browser-upload CORS rule) of the moto server."""
+    with bucket_storage(moto_server, tmp_path / "cache") as fixture:
+        yield fixture
 
 
 @pytest.fixture

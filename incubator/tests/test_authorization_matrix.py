@@ -20,20 +20,18 @@ operation that no longer exists: a new endpoint cannot skip the matrix.
 """
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import override_settings
 from rest_framework.test import APIClient
+
+from datasets.tests.s3 import bucket_storage
 
 ROLES = ("anonymous", "outsider", "member", "mentor", "maintainer", "owner", "admin")
 SECRET = "机密SECRET7Q"  # in every name of the private team's objects: never in an answer to anonymous or outsider
@@ -455,52 +453,12 @@ VARIANTS: dict[tuple[str, str, str], Row] = {
 
 # --- the world: one private team's objects, built once per module ----------------------------------------------
 
-REGION = "us-east-1"
-
 
 @pytest.fixture(scope="module")
 def matrix_bucket(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """STORAGES["datasets"] on a moto S3 bucket for the whole module (see datasets/tests/s3.py)."""
-    from django.conf import settings
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )
-    bucket = f"matrix-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    options = {
-        "bucket_name": bucket,
-        "endpoint_url": moto_server,
-        "region_name": REGION,
-        "access_key": "testing",
-        "secret_key": "testing",
-        "addressing_style": "path",
-        "signature_version": "s3v4",
-        "default_acl": None,
-        "file_overwrite": False,
-        "querystring_auth": True,
-        "querystring_expire": 300,
-    }
-    storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
-    with override_settings(
-        STORAGES={**settings.STORAGES, "datasets": storage},
-        DATASETS_CACHE_DIR=tmp_path_factory.mktemp("matrix-cache"),
-        DATASETS_CACHE_MAX_BYTES=2 * 1024**3,
-        DATASETS_PRESIGN_UPLOAD_EXPIRES=900,
-        DATASETS_PRESIGN_DOWNLOAD_EXPIRES=300,
-    ):
+    """STORAGES["datasets"] on a moto S3 bucket for the whole module (datasets/tests/s3.py)."""
+    with bucket_storage(moto_server, tmp_path_factory.mktemp("matrix-cache"), prefix="matrix"):
         yield
-    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=item["Key"])
-    client.delete_bucket(Bucket=bucket)
 
 
 @pytest.fixture
