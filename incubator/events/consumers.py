@@ -7,11 +7,9 @@ account was deactivated, 4400 a malformed message, 4008 a client too slow to tak
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
-from collections import OrderedDict
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -34,27 +32,13 @@ from .errors import (
     TopicsForbidden,
     TopicsLost,
 )
+from .hub import Outbox, encoded, hub_for
 from .stream import Refused, Subscriber, TooSlow, parse_since, parse_topics
 from .topics import user_control_group
 
 logger = logging.getLogger("incubator.websocket")
 
 BEARER_PREFIX = "bearer."
-_texts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-
-
-def encoded(message: dict[str, Any]) -> str:
-    """The JSON text of a message; an event's is made once per process for all its sockets (a fan-out to a
-    thousand sockets would otherwise encode the same event a thousand times)."""
-    if not isinstance(message.get("id"), int):
-        return json.dumps(message, ensure_ascii=False)
-    key = (message["id"], message.get("topic"), message.get("type"), message.get("ts"))
-    text = _texts.get(key)
-    if text is None:
-        text = _texts[key] = json.dumps(message, ensure_ascii=False)
-        if len(_texts) > 4096:
-            _texts.popitem(last=False)
-    return text
 
 
 def _close_code(exc: StreamAuthError) -> int:
@@ -63,6 +47,8 @@ def _close_code(exc: StreamAuthError) -> int:
 
 
 class StreamConsumer(JsonConsumer):
+    outbox: Outbox | None = None  # every text frame goes through it, the hub's events and the consumer's own
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels closes stale database connections before every handler: a hop to the one shared sync
         thread per message per socket, most of the server's time under fan-out (bench/live.py). The handlers
@@ -79,6 +65,7 @@ class StreamConsumer(JsonConsumer):
         self.closing = False
         self.layer_lost = False
         self.expires = float("inf")
+        self.outbox = Outbox(self.base_send)
         offered = [p for p in self.scope.get("subprotocols") or [] if isinstance(p, str)]
         token = next((p[len(BEARER_PREFIX) :] for p in offered if p.startswith(BEARER_PREFIX)), None)
         # A browser fails the handshake unless the server picks one of the protocols it offered.
@@ -130,11 +117,22 @@ class StreamConsumer(JsonConsumer):
         except TooSlow:
             await self._too_slow()
 
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Text frames go through the outbox, behind the events the hub wrote there, and return once the server
+        took them; a close goes straight to the server."""
+        if text_data is None or close or self.outbox is None:
+            await super().send(text_data, bytes_data, close)
+            return
+        self.outbox.push(text_data)
+        await self.outbox.flushed()
+
     async def _close(self, code: int, error: ApiError) -> None:
         """Send the error, then close with `code` (its reason: the error code)."""
         if self.closing:
             return
         self.closing = True
+        if self.subscriber is not None:
+            self.subscriber.closed = True  # the hub writes nothing more after the error
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 self.send_error(error.status_code, error.error_code, error.detail, **error.details), 2
@@ -164,7 +162,13 @@ class StreamConsumer(JsonConsumer):
         if self.user is None:
             self.user = user
             self.subscriber = Subscriber(
-                user=user, layer=self.channel_layer, channel=self.channel_name, emit=self._emit
+                user=user,
+                layer=self.channel_layer,
+                channel=self.channel_name,
+                emit=self._emit,
+                hub=hub_for(self.channel_layer),
+                outbox=self.outbox,
+                wake=self._wake_pending,
             )
             await self.channel_layer.group_add(user_control_group(user.pk), self.channel_name)
             deadline = self.timers.pop("auth", None)
@@ -277,14 +281,30 @@ class StreamConsumer(JsonConsumer):
 
     # Channel layer -------------------------------------------------------------------------------------------
 
-    async def event_message(self, message: dict[str, Any]) -> None:
+    def _wake_pending(self) -> None:
+        """The hub left events (or a stalled socket) for this consumer's own task: stream_pending, soon."""
+        waking = self.timers.get("pending")
+        if waking is None or waking.done():
+            self._timer("pending", self._wake(0, "stream.pending"))
+
+    async def stream_pending(self, message: dict[str, Any]) -> None:
         if self.subscriber is None or self.closing:
             return
+        await self._live(self.subscriber.drain())
+
+    async def event_message(self, message: dict[str, Any]) -> None:
+        # Only the hub is in the topics' groups; a message that reached this channel anyway is handled the same.
+        if self.subscriber is None or self.closing:
+            return
+        await self._live(self.subscriber.live(message))
+
+    async def _live(self, delivery: Any) -> None:
+        assert self.subscriber is not None
         try:
-            await self.subscriber.live(message)
+            await delivery
         except TooSlow:
             await self._too_slow()
-        if self.subscriber.lagging and "catch_up" not in self.timers:
+        if self.subscriber is not None and self.subscriber.lagging and "catch_up" not in self.timers:
             self._timer("catch_up", self._wake(1.0, "stream.catch_up"))
 
     async def stream_catch_up(self, message: dict[str, Any]) -> None:
@@ -309,6 +329,8 @@ class StreamConsumer(JsonConsumer):
         if self.subscriber is not None:
             await self.subscriber.close()
             self.subscriber = None
+        if self.outbox is not None:
+            self.outbox.cancel()
         if self.user is not None:
             await self.channel_layer.group_discard(user_control_group(self.user.pk), self.channel_name)
             self.user = None

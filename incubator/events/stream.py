@@ -8,6 +8,10 @@ The rules that make the stream gap-free and duplicate-free:
   the table before the message is delivered. Refilling too often means the client cannot keep up: TooSlow.
 - At every heartbeat each topic's newest id is compared with the table (a lost last event), and access is
   checked again (a project that went private, a member removed), as it is at once on an `access.changed`.
+
+A WebSocket subscriber reads its topics through the process's hub (hub.py): the hub offers it each event and it
+writes the event to its socket at once when nothing is in the way; otherwise the event waits in `pending` and
+the transport is woken to `drain()` it on its own task. An SSE subscriber joins the groups with its own channel.
 """
 
 import asyncio
@@ -26,6 +30,7 @@ from incubator.metrics import events_replayed
 from incubator.websocket import ws_message
 
 from . import tail
+from .hub import Hub, Outbox, live_wire
 from .selectors import event_last_ids, event_list, event_newest_id, event_oldest_id
 from .topics import topic_group, topic_parse, topics_readable
 
@@ -101,8 +106,19 @@ class Subscriber:
         channel: str,
         emit: Callable[[dict[str, Any]], Awaitable[None]],
         transport: str = "websocket",
+        hub: Hub | None = None,
+        outbox: Outbox | None = None,
+        wake: Callable[[], None] | None = None,
     ):
         self.user, self.layer, self.channel, self.emit = user, layer, channel, emit
+        # With a hub: the socket's outbox, and `wake()` has the transport call drain() soon on its own task.
+        self.hub, self.outbox, self.wake = hub, outbox, wake
+        self.pending: deque[dict[str, Any]] = deque()  # events the hub offered that need the transport's task
+        # Catch up from the table before anything else is written: pending outgrew CHANNEL_LAYER_CAPACITY and was
+        # emptied, or the hub found the table ahead of what this client got (behind()).
+        self.stale = False
+        self.stalled = False  # the socket does not take its frames: the transport closes it (TooSlow)
+        self.closed = False
         self.transport = transport  # websocket or sse: the label of the events it replays
         self.topics: dict[str, TopicState] = {}
         self.lock = asyncio.Lock()
@@ -127,7 +143,7 @@ class Subscriber:
         async with self.lock:
             fresh = [topic for topic in accepted if topic not in self.topics]
             for topic in fresh:
-                await self.layer.group_add(topic_group(topic), self.channel)
+                await self._join(topic)
             await tail.subscribed(len(fresh))
             if since is None:
                 last = await database_sync_to_async(event_last_ids)(topics=fresh)
@@ -146,13 +162,24 @@ class Subscriber:
         async with self.lock:
             for topic in topics:
                 if self.topics.pop(topic, None) is not None:
-                    await self.layer.group_discard(topic_group(topic), self.channel)
+                    if self.hub is not None:
+                        await self.hub.remove(topic, self)
+                    else:
+                        await self.layer.group_discard(topic_group(topic), self.channel)
                     removed.append(topic)
         tail.unsubscribed(len(removed))
         return removed
 
     async def close(self) -> None:
+        self.closed = True
+        self.pending.clear()
         await self.unsubscribe(list(self.topics))
+
+    async def _join(self, topic: str) -> None:
+        if self.hub is not None:
+            await self.hub.add(topic, self)
+        else:
+            await self.layer.group_add(topic_group(topic), self.channel)
 
     async def _replay(self, topics: list[str], since: int) -> None:
         oldest = await database_sync_to_async(event_oldest_id)()
@@ -190,15 +217,73 @@ class Subscriber:
         await self.emit(message)
         return True
 
+    def offer(self, message: dict[str, Any], wire: dict[str, Any], text: str) -> tuple[Outbox, Any] | None:
+        """The hub's event (`message` from the layer, `wire` what the client gets, `text` its JSON): written to the
+        socket now when it follows what the client has and nothing else is under way, else left for drain().
+        Returns (outbox, what its send waits on) when the send did not end at once: the hub settles it."""
+        if self.closed or self.stalled:
+            return None
+        if self.pending or self.stale or self.lock.locked():
+            self._defer(message)
+            return None
+        state = self.topics.get(wire["topic"])
+        if state is None:
+            return None
+        event_id, prev = wire["id"], message.get("prev")
+        if isinstance(prev, int) and prev > state.last and event_id > state.last:
+            self._defer(message)  # a hole before it: filled from the table on the transport's task
+            return None
+        if not state.is_new(event_id):
+            return None
+        state.remember(event_id)
+        outbox = self.outbox
+        assert outbox is not None
+        waiting_on = outbox.step(text)
+        if waiting_on is not None:
+            return outbox, waiting_on
+        if outbox.task is not None and (
+            outbox.pending() > settings.CHANNEL_LAYER_CAPACITY or outbox.waited() > settings.EVENTS_STREAM_SEND_TIMEOUT
+        ):
+            self.stalled = True
+            self._wake()
+        return None
+
+    def behind(self, topic: str, newest: int) -> None:
+        """The hub's check: the table has `newest` on `topic`. A subscriber that did not get it catches up."""
+        state = self.topics.get(topic)
+        if state is not None and newest > state.last and not self.closed and not self.stale:
+            self.stale = True
+            self._wake()
+
+    def _defer(self, message: dict[str, Any]) -> None:
+        if len(self.pending) >= settings.CHANNEL_LAYER_CAPACITY:
+            # What a full channel would drop: the table still has it all, and drain() catches up from there.
+            self.pending.clear()
+            self.stale = True
+        else:
+            self.pending.append(message)
+        if len(self.pending) <= 1:
+            self._wake()
+
+    def _wake(self) -> None:
+        if self.wake is not None:
+            self.wake()
+
+    async def drain(self) -> None:
+        """On the transport's task: the events the hub could not write at once, in order, then a catch-up from
+        the table when some had to be let go. TooSlow when the socket stopped taking frames."""
+        if self.stalled:
+            raise TooSlow()
+        while self.pending and not self.closed:
+            await self.live(self.pending.popleft())
+        if self.stale and not self.closed:
+            self.stale = False
+            self.lagging = True
+            await self.catch_up()
+
     async def live(self, message: dict[str, Any]) -> None:
         """A message from the channel layer: {"type": "event.message", "prev", "id", "type"...}."""
-        wire = {
-            "id": message["id"],
-            "type": message["event_type"],
-            "topic": message["topic"],
-            "ts": message["ts"],
-            "data": message["data"],
-        }
+        wire = live_wire(message)
         async with self.lock:
             state = self.topics.get(wire["topic"])
             if state is None:
@@ -238,6 +323,9 @@ class Subscriber:
         lost = [topic for topic in topics if topic not in readable]
         if lost:
             await self.unsubscribe(lost)
+        if self.hub is not None:  # the hub compares the topics with the table, once for all its subscribers
+            await self.hub.renew()
+            return lost
         await self.catch_up()
         async with self.lock:
             if time.monotonic() - self.renewed > 3600:

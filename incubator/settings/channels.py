@@ -4,14 +4,16 @@ Celery worker), else in-memory, where each web process tails the outbox table it
 from .cache import REDIS_URL
 from .env import env_int, env_str
 
-# A consumer's channel holds this many undelivered messages; past it channels_redis drops new ones for that
-# consumer without telling anyone. The stream notices the hole (each message names the previous event of its
-# topic) and fills it from the table, and a client that cannot keep up is closed with 4008 (docs/events.md).
+# A channel holds this many undelivered messages; past it the layer drops new ones without telling anyone. The
+# stream notices the hole (each message names the previous event of its topic) and fills it from the table. The
+# same bound applies per WebSocket in the process's hub (events waiting for the socket's consumer, frames
+# waiting for the socket): past it the consumer catches up from the table, or a socket that does not read is
+# closed with 4008 (docs/events.md).
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 
-# "pubsub": one Redis subscription per process and topic, fanned out to the process's sockets in memory (a
-# group_send is one PUBLISH, whatever the number of listeners); "lists": channels_redis' default, one Redis list
-# per socket (a group_send pushes to each), with a capacity per socket.
+# Either way each process joins a topic's group once, with its hub's channel, and fans events out to its own
+# sockets (incubator/events/hub.py). "pubsub": one Redis subscription per process and topic (a group_send is one
+# PUBLISH); "lists": channels_redis' default, one Redis list per member channel, with a capacity each.
 CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND") or "pubsub"
 
 if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":

@@ -1,0 +1,338 @@
+"""The process's fan-out (incubator.events.hub): one group membership per topic and process, sends driven without
+a task each, waits gathered per fan-out, order kept behind a socket that does not read, and the subscriber's
+fast path giving way to its consumer (a replay under way, a hole, an overflow)."""
+
+import asyncio
+import gc
+from typing import Any
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+from django.test import override_settings
+
+from incubator.asgi import collector_for_serving
+from incubator.events import hub as hub_module
+from incubator.events.hub import Hub, Outbox, hub_for
+from incubator.events.stream import Subscriber, TooSlow, TopicState
+from incubator.events.topics import topic_group
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+class Server:
+    """An ASGI `send`: takes frames at once, or (held) makes each wait until release()."""
+
+    def __init__(self, held: bool = False) -> None:
+        self.held = held
+        self.frames: list[str] = []
+        self.waiting: list[asyncio.Future[None]] = []
+        self.fail = False
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.fail:
+            raise RuntimeError("socket closed")
+        if self.held:
+            future = asyncio.get_running_loop().create_future()
+            self.waiting.append(future)
+            await future
+        self.frames.append(message["text"])
+
+    def release(self) -> None:
+        self.held = False
+        for future in self.waiting:
+            if not future.done():
+                future.set_result(None)
+
+
+def message(event_id: int, topic: str = "job:1", prev: int | None = None) -> dict[str, Any]:
+    return {
+        "type": "event.message",
+        "event_type": "job.progress",
+        "id": event_id,
+        "topic": topic,
+        "ts": "2026-11-27T00:00:00.000Z",
+        "data": {"进度": event_id},
+        "prev": prev,
+    }
+
+
+# Outbox --------------------------------------------------------------------------------------------------------
+
+
+def test_a_frame_the_server_takes_at_once_needs_no_task():
+    async def talk():
+        server = Server()
+        outbox = Outbox(server.send)
+        assert outbox.step("一") is None
+        outbox.push("二")
+        assert server.frames == ["一", "二"]
+        assert outbox.task is None and outbox.stepping is None and outbox.pending() == 0
+
+    run(talk())
+
+
+def test_a_waiting_send_is_settled_once_done_without_a_task():
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        waiting_on = outbox.step("a")
+        assert waiting_on is server.waiting[0]
+        assert outbox.step("b") is None  # queued behind the send under way
+        server.release()
+        outbox.settle(waiting_on)
+        assert server.frames == ["a"]
+        await outbox.flushed()
+        assert server.frames == ["a", "b"]
+
+    run(talk())
+
+
+def test_a_send_still_waiting_goes_on_in_a_task_and_later_frames_keep_their_order():
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        waiting_on = outbox.step("1")
+        outbox.settle(waiting_on)  # not done: a task finishes it
+        assert outbox.task is not None
+        for text in "234":
+            assert outbox.step(text) is None
+        assert outbox.pending() == 4
+        await asyncio.sleep(0.01)
+        assert server.frames == []
+        server.release()
+        await asyncio.sleep(0)
+        server.held = False
+        await asyncio.wait_for(outbox.flushed(), 1)
+        assert server.frames == ["1", "2", "3", "4"]
+        assert outbox.task is None
+
+    run(talk())
+
+
+def test_a_server_that_refuses_a_frame_stops_the_outbox():
+    async def talk():
+        server = Server()
+        server.fail = True
+        outbox = Outbox(server.send)
+        assert outbox.step("x") is None
+        assert isinstance(outbox.error, RuntimeError)
+        server.fail = False
+        outbox.push("y")
+        assert server.frames == []
+
+    run(talk())
+
+
+# Hub -----------------------------------------------------------------------------------------------------------
+
+
+class Listener:
+    """A subscriber as the hub sees it: offered each event."""
+
+    def __init__(self, server: Server | None = None) -> None:
+        self.outbox = Outbox((server or Server()).send)
+        self.offered: list[int] = []
+
+    def offer(self, message: dict[str, Any], wire: dict[str, Any], text: str) -> Any:
+        self.offered.append(wire["id"])
+        waiting_on = self.outbox.step(text)
+        return None if waiting_on is None else (self.outbox, waiting_on)
+
+
+def test_a_topic_is_one_group_membership_per_process_whatever_its_sockets():
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        listeners = [Listener() for _ in range(3)]
+        for listener in listeners:
+            await hub.add("job:1", listener)
+        assert set(layer.groups[topic_group("job:1")]) == {hub.channel}
+        await layer.group_send(topic_group("job:1"), message(7))
+        await asyncio.sleep(0.05)
+        assert [listener.offered for listener in listeners] == [[7], [7], [7]]
+        for listener in listeners[:2]:
+            await hub.remove("job:1", listener)
+        assert topic_group("job:1") in layer.groups
+        await hub.remove("job:1", listeners[2])
+        assert topic_group("job:1") not in layer.groups  # the last socket gone, the process leaves the group
+        assert hub.reader is None and hub.watcher is None
+
+    run(talk())
+
+
+def test_one_socket_that_does_not_read_holds_up_a_fan_out_for_its_settle_time_only():
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        stuck_server = Server(held=True)
+        stuck, quick = Listener(stuck_server), Listener()
+        await hub.add("job:1", stuck)
+        await hub.add("job:1", quick)
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(hub.deliver(message(1)), 2)
+        assert asyncio.get_running_loop().time() - started < hub_module.SETTLE_SECONDS + 0.5
+        assert stuck.outbox.task is not None  # its send goes on in a task
+        await hub.deliver(message(2))
+        await hub.deliver(message(3))
+        assert list(stuck.outbox.backlog) == [_text(2), _text(3)]
+        assert quick.outbox.pending() == 0
+        stuck_server.release()
+        await asyncio.sleep(0)
+        stuck_server.held = False
+        await asyncio.wait_for(stuck.outbox.flushed(), 1)
+        assert stuck_server.frames == [_text(1), _text(2), _text(3)]
+        for listener in (stuck, quick):
+            await hub.remove("job:1", listener)
+
+    run(talk())
+
+
+def _text(event_id: int) -> str:
+    return hub_module.encoded(hub_module.live_wire(message(event_id)))
+
+
+def test_each_event_loop_has_its_own_hub():
+    layer = InMemoryChannelLayer()
+
+    async def one() -> Hub:
+        first = hub_for(layer)
+        assert hub_for(layer) is first
+        assert hub_for(InMemoryChannelLayer()) is not first
+        return first
+
+    assert run(one()) is not run(one())
+
+
+# Subscriber ----------------------------------------------------------------------------------------------------
+
+
+def subscriber_with(server: Server, woken: list[int]) -> Subscriber:
+    subscriber = Subscriber(
+        user=None,
+        layer=None,
+        channel="test",
+        emit=_never,
+        outbox=Outbox(server.send),
+        wake=lambda: woken.append(1),
+    )
+    subscriber.topics["job:1"] = TopicState(floor=0, last=0)
+    return subscriber
+
+
+async def _never(message: dict[str, Any]) -> None:
+    raise AssertionError("the fast path writes through the outbox")
+
+
+def _offer(subscriber: Subscriber, event: dict[str, Any]) -> Any:
+    wire = hub_module.live_wire(event)
+    return subscriber.offer(event, wire, hub_module.encoded(wire))
+
+
+def test_an_event_that_follows_is_written_at_once_and_a_duplicate_is_not():
+    async def talk():
+        server, woken = Server(), []
+        subscriber = subscriber_with(server, woken)
+        assert _offer(subscriber, message(1)) is None
+        assert _offer(subscriber, message(2, prev=1)) is None
+        assert _offer(subscriber, message(2, prev=1)) is None
+        assert [frame.count('"id": 2') for frame in server.frames] == [0, 1]
+        assert subscriber.topics["job:1"].last == 2 and not woken
+
+    run(talk())
+
+
+def test_a_hole_or_a_busy_subscriber_leaves_events_to_its_consumer_in_order():
+    async def talk():
+        server, woken = Server(), []
+        subscriber = subscriber_with(server, woken)
+        _offer(subscriber, message(5, prev=3))  # 3 and 4 never came: the consumer fills them from the table
+        assert server.frames == [] and [m["id"] for m in subscriber.pending] == [5] and woken == [1]
+        _offer(subscriber, message(6, prev=5))  # behind it, even though it follows: the order is kept
+        assert [m["id"] for m in subscriber.pending] == [5, 6] and woken == [1]
+        subscriber.pending.clear()
+        async with subscriber.lock:  # a replay under way
+            _offer(subscriber, message(7))
+        assert [m["id"] for m in subscriber.pending] == [7] and server.frames == []
+        _offer(subscriber, message(8))  # no `prev` to tell (a bare publish): still behind what waits
+        assert [m["id"] for m in subscriber.pending] == [7, 8] and server.frames == []
+
+    run(talk())
+
+
+@override_settings(CHANNEL_LAYER_CAPACITY=3)
+def test_a_consumer_that_falls_behind_catches_up_from_the_table_instead():
+    async def talk():
+        server, woken = Server(), []
+        subscriber = subscriber_with(server, woken)
+        async with subscriber.lock:
+            for event_id in range(1, 6):
+                _offer(subscriber, message(event_id, prev=event_id - 1 or None))
+        assert subscriber.stale  # the pending events were let go: the table has them
+        assert [m["id"] for m in subscriber.pending] == [5]
+        assert _offer(subscriber, message(9, prev=8)) is None and server.frames == []
+        caught: list[bool] = []
+
+        async def catch_up() -> None:
+            caught.append(True)
+
+        subscriber.catch_up = catch_up  # type: ignore[method-assign]
+        subscriber.live = _live_recorder(server)  # type: ignore[method-assign]
+        await subscriber.drain()
+        assert caught == [True] and not subscriber.stale
+
+    run(talk())
+
+
+def _live_recorder(server: Server) -> Any:
+    async def live(event: dict[str, Any]) -> None:
+        server.frames.append(str(event["id"]))
+
+    return live
+
+
+def test_the_hub_check_sends_a_subscriber_behind_the_table_to_catch_up():
+    server, woken = Server(), []
+    subscriber = subscriber_with(server, woken)
+    subscriber.topics["job:1"].last = 4
+    subscriber.behind("job:1", 4)
+    assert not subscriber.stale and not woken
+    subscriber.behind("job:1", 5)
+    assert subscriber.stale and woken == [1]
+
+
+@override_settings(CHANNEL_LAYER_CAPACITY=2)
+def test_a_socket_that_stopped_taking_frames_is_too_slow():
+    async def talk():
+        server, woken = Server(held=True), []
+        subscriber = subscriber_with(server, woken)
+        waiting = _offer(subscriber, message(1))
+        assert waiting is not None
+        outbox, waiting_on = waiting
+        outbox.settle(waiting_on)  # left to a task: the client does not read
+        for event_id in range(2, 5):
+            assert _offer(subscriber, message(event_id, prev=event_id - 1)) is None
+        assert subscriber.stalled and woken
+        backlog = len(outbox.backlog)
+        _offer(subscriber, message(5, prev=4))
+        assert len(outbox.backlog) == backlog  # nothing more is written to it
+        with pytest.raises(TooSlow):
+            await subscriber.drain()
+        outbox.cancel()
+
+    run(talk())
+
+
+# The collector ---------------------------------------------------------------------------------------------------
+
+
+def test_a_serving_process_freezes_what_it_loaded_and_collects_less_often():
+    before = gc.get_threshold()
+    try:
+        collector_for_serving()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (50_000, 20, 20)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
