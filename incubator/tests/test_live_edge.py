@@ -102,9 +102,9 @@ def test_a_body_that_stops_arriving_is_a_408(server):
 
 def test_fifty_slow_body_clients_do_not_slow_ordinary_requests():
     """50 clients trickling a body one byte a second hold coroutines, not the pool's threads: ordinary requests'
-    p99 stays under twice its idle value, plus a 25 ms floor for a shared 2-core machine whose other work (a
-    parallel test run) moves a p99 of a few milliseconds by that much. Without the edge, every request waits
-    for a thread the slow clients hold: seconds, or a timeout."""
+    p99 stays under twice its idle value plus 250 ms. Without the edge, every request waits for a thread the
+    slow clients hold: seconds, or a timeout. (The floor was 25 ms: a busy 2-core machine, a parallel test run
+    beside another job, moved a p99 of 12 ms to 50 ms, a failure that said nothing about the edge.)"""
 
     async def measure(base: str, count: int) -> list[float]:
         timings = []
@@ -150,4 +150,4 @@ def test_fifty_slow_body_clients_do_not_slow_ordinary_requests():
     with asgi_server("granian", WEB_THREADS="4") as base:
         idle, loaded = asyncio.run(scenario(base))
     print(f"\nordinary requests' p99: idle {idle * 1000:.1f} ms, beside 50 slow-body clients {loaded * 1000:.1f} ms")
-    assert loaded < 2 * idle + 0.025, (idle, loaded)
+    assert loaded < 2 * idle + 0.25, (idle, loaded)
