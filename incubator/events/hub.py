@@ -294,11 +294,14 @@ async def _settle(waits: list[tuple[Outbox, Any]]) -> None:
             await all_done
     except TimeoutError:
         pass  # a socket that does not read: its send goes on in a task, behind which its next frames queue
-    for outbox, waiting_on in waits:
-        try:
-            outbox.settle(waiting_on)
-        except Exception:  # noqa: BLE001 - as in deliver
-            logger.exception("hub: a send failed")
+    finally:
+        # Even when the hub is cancelled mid-wait (its last topic left): an outbox left stepping would queue its
+        # socket's frames for ever.
+        for outbox, waiting_on in waits:
+            try:
+                outbox.settle(waiting_on)
+            except Exception:  # noqa: BLE001 - as in deliver
+                logger.exception("hub: a send failed")
 
 
 def live_wire(message: dict[str, Any]) -> dict[str, Any]:

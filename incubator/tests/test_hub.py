@@ -189,6 +189,27 @@ def test_one_socket_that_does_not_read_holds_up_a_fan_out_for_its_settle_time_on
     run(talk())
 
 
+def test_a_fan_out_cut_short_still_hands_each_waiting_send_on():
+    """The hub's reader is cancelled when its last topic goes, possibly mid-fan-out: a socket still open (it only
+    unsubscribed) must not keep a send half-done, or its next frames would queue for ever."""
+
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        fan_out = asyncio.create_task(hub_module._settle([(outbox, outbox.step("1"))]))
+        await asyncio.sleep(0)
+        fan_out.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fan_out
+        assert outbox.stepping is None and outbox.task is not None
+        server.release()
+        outbox.push("2")
+        await asyncio.wait_for(outbox.flushed(), 1)
+        assert server.frames == ["1", "2"]
+
+    run(talk())
+
+
 def _text(event_id: int) -> str:
     return hub_module.encoded(hub_module.live_wire(message(event_id)))
 
