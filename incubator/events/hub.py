@@ -80,6 +80,7 @@ class Outbox:
         self.task: asyncio.Task[None] | None = None
         self.waiting_since = 0.0  # monotonic time the current wait began
         self.error: BaseException | None = None  # the server refused a frame: the socket is gone
+        self.slow_until = 0.0  # until then its sends finish in a task, outside the fan-outs' waits
 
     def step(self, text: str) -> Any:
         """Starts sending `text` (or queues it behind a send under way). Returns what the send waits on when
@@ -97,7 +98,14 @@ class Outbox:
         except Exception as exc:  # noqa: BLE001 - the socket was closed under us; its consumer is ending
             self.error = exc
             return None
-        self.stepping, self.waiting_since = iterator, time.monotonic()
+        if waiting_on is None:  # a bare yield (asyncio.sleep(0)): resume it on the next turn of the loop
+            waiting_on = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(_set, waiting_on, None)
+        self.waiting_since = time.monotonic()
+        if self.waiting_since < self.slow_until:  # it kept a fan-out waiting lately: it waits on its own
+            self.task = asyncio.ensure_future(self._finish(iterator, waiting_on))
+            return None
+        self.stepping = iterator
         return waiting_on
 
     def settle(self, waiting_on: Any) -> None:
@@ -106,6 +114,11 @@ class Outbox:
         iterator, self.stepping = self.stepping, None
         if iterator is None:
             return
+        if self.error is not None:  # the socket went (cancel()) while the fan-out waited: nothing to carry on
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+            return
         if waiting_on is not None and waiting_on.done():
             try:
                 waiting_on = next(iterator)
@@ -113,10 +126,12 @@ class Outbox:
                 if self.backlog:
                     self.task = asyncio.ensure_future(self._finish(None, None))
                 return
-            except Exception as exc:  # noqa: BLE001 - as in step
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - as in step (a cancelled write too)
                 self.error = exc
                 self.backlog.clear()
                 return
+        else:
+            self.slow_until = time.monotonic() + 1.0
         self.task = asyncio.ensure_future(self._finish(iterator, waiting_on))
 
     def push(self, text: str) -> None:
@@ -160,6 +175,8 @@ class Outbox:
                 await asyncio.sleep(SETTLE_SECONDS / 5)
 
     def cancel(self) -> None:
+        """The socket is gone: nothing more is sent, and a send a fan-out still holds is dropped at settle()."""
+        self.error = ConnectionError("the socket is closed")
         self.backlog.clear()
         if self.task is not None:
             self.task.cancel()
@@ -182,7 +199,7 @@ class Hub:
             subscribers = self.subscribers.get(topic)
             if subscribers is None:
                 if self.channel is None:
-                    self.channel = await self.layer.new_channel("hub.")
+                    self.channel = await self.layer.new_channel()  # core layer: all "!" channels must share one prefix
                 await self.layer.group_add(topic_group(topic), self.channel)
                 subscribers = self.subscribers[topic] = {}
             subscribers[subscriber] = None
@@ -231,7 +248,12 @@ class Hub:
                 logger.warning("hub: the channel layer is unreachable; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            await self.deliver(message)
+            try:
+                await self.deliver(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad message never stops the process's delivery
+                logger.exception("hub: could not deliver a message")
 
     async def _watch(self) -> None:
         """Every heartbeat, one query for all the topics: a subscriber behind the table's newest event of a topic

@@ -142,16 +142,24 @@ class Subscriber:
         be delivered), then replay the topics after `since`."""
         async with self.lock:
             fresh = [topic for topic in accepted if topic not in self.topics]
-            for topic in fresh:
-                await self._join(topic)
-            await tail.subscribed(len(fresh))
-            if since is None:
-                last = await database_sync_to_async(event_last_ids)(topics=fresh)
+            joined_now: list[str] = []
+            try:
                 for topic in fresh:
-                    self.topics[topic] = TopicState(floor=last.get(topic, 0), last=last.get(topic, 0))
-            else:
-                for topic in fresh:
-                    self.topics[topic] = TopicState(floor=since, last=since)
+                    await self._join(topic)
+                    joined_now.append(topic)
+                await tail.subscribed(len(fresh))
+                if since is None:
+                    last = await database_sync_to_async(event_last_ids)(topics=fresh)
+                    for topic in fresh:
+                        self.topics[topic] = TopicState(floor=last.get(topic, 0), last=last.get(topic, 0))
+                else:
+                    for topic in fresh:
+                        self.topics[topic] = TopicState(floor=since, last=since)
+            except BaseException:
+                for topic in joined_now:  # joined but never recorded: close() would not leave them
+                    if topic not in self.topics:
+                        await self._leave(topic)
+                raise
             if joined is not None:
                 await joined()
             if since is not None:
@@ -162,10 +170,7 @@ class Subscriber:
         async with self.lock:
             for topic in topics:
                 if self.topics.pop(topic, None) is not None:
-                    if self.hub is not None:
-                        await self.hub.remove(topic, self)
-                    else:
-                        await self.layer.group_discard(topic_group(topic), self.channel)
+                    await self._leave(topic)
                     removed.append(topic)
         tail.unsubscribed(len(removed))
         return removed
@@ -180,6 +185,12 @@ class Subscriber:
             await self.hub.add(topic, self)
         else:
             await self.layer.group_add(topic_group(topic), self.channel)
+
+    async def _leave(self, topic: str) -> None:
+        if self.hub is not None:
+            await self.hub.remove(topic, self)
+        else:
+            await self.layer.group_discard(topic_group(topic), self.channel)
 
     async def _replay(self, topics: list[str], since: int) -> None:
         oldest = await database_sync_to_async(event_oldest_id)()

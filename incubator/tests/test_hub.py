@@ -5,6 +5,7 @@ fast path giving way to its consumer (a replay under way, a hole, an overflow)."
 import asyncio
 import gc
 from typing import Any
+from unittest import mock
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -341,6 +342,169 @@ def test_a_socket_that_stopped_taking_frames_is_too_slow():
         with pytest.raises(TooSlow):
             await subscriber.drain()
         outbox.cancel()
+
+    run(talk())
+
+
+# Found in review: cancellations, bad messages, slow readers, bare yields, failed subscriptions ------------------
+
+
+def test_unsubscribing_the_last_topic_while_a_fan_out_settles_leaves_the_outbox_working():
+    """The hub's only socket unsubscribes while the hub waits for its send: remove() cancels the reader inside
+    _settle, which then never settles the outboxes; the socket's next frame (its `unsubscribed`) never goes."""
+
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        server = Server(held=True)  # granian: every send waits for the server's writer
+        listener = Listener(server)
+        await hub.add("job:1", listener)
+        await layer.group_send(topic_group("job:1"), message(1))
+        await asyncio.sleep(0.01)  # the reader is in _settle, waiting for the send
+        assert listener.outbox.stepping is not None
+        await hub.remove("job:1", listener)  # the client's `unsubscribe`
+        await asyncio.sleep(0.01)
+        server.release()  # the server takes the frame
+        server.held = False
+        listener.outbox.push("unsubscribed")  # the consumer's answer (StreamConsumer.send)
+        await asyncio.wait_for(listener.outbox.flushed(), 1)  # TimeoutError: stepping is never cleared
+        assert server.frames[-1] == "unsubscribed"
+
+    run(talk())
+
+
+def test_a_send_whose_future_is_cancelled_does_not_stop_the_hub_reader():
+    """One socket's send future is cancelled (as a server may do when its connection goes): settle() lets the
+    CancelledError out of next(), _settle only catches Exception, and the reader task ends. No socket of the
+    process gets another event until some socket subscribes to a new... anything (add() restarts it)."""
+
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        gone_server, quick_server = Server(held=True), Server()
+        gone, quick = Listener(gone_server), Listener(quick_server)
+        await hub.add("job:1", gone)
+        await hub.add("job:1", quick)
+        await layer.group_send(topic_group("job:1"), message(1))
+        await asyncio.sleep(0.01)
+        gone_server.waiting[0].cancel()  # the connection went: its write is cancelled
+        await asyncio.sleep(0.01)
+        await layer.group_send(topic_group("job:1"), message(2))
+        await asyncio.sleep(0.1)
+        assert not hub.reader.done(), "the hub's reader died"
+        assert quick.offered == [1, 2]
+
+    run(talk())
+
+
+def test_a_malformed_message_does_not_stop_the_hub_reader():
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        listener = Listener()
+        await hub.add("job:1", listener)
+        bad = message(1)
+        del bad["ts"]  # an older publisher, a typo: live_wire raises KeyError in the reader
+        await layer.group_send(topic_group("job:1"), bad)
+        await layer.group_send(topic_group("job:1"), message(2))
+        await asyncio.sleep(0.1)
+        assert listener.offered == [2]
+
+    run(talk())
+
+
+def test_a_send_that_yields_a_bare_none_is_resumed():
+    """step() reads a bare `yield` (await asyncio.sleep(0) inside the server's send, as websockets' legacy
+    drain does on a closing transport) as "ended at once": stepping stays set, nobody resumes the send, the
+    frame is never written and every later frame queues behind it for ever."""
+
+    class Yielding(Server):
+        async def send(self, message: dict[str, Any]) -> None:
+            await asyncio.sleep(0)
+            self.frames.append(message["text"])
+
+    async def talk():
+        server = Yielding()
+        outbox = Outbox(server.send)
+        outbox.push("one")
+        await asyncio.wait_for(outbox.flushed(), 1)
+        assert server.frames == ["one"]
+
+    run(talk())
+
+
+def test_a_subscribe_that_fails_after_joining_leaves_the_hub():
+    """event_last_ids raises (the database blinks) after the hub joined the topic: the topic never reaches
+    subscriber.topics, close() does not leave it, and the hub holds the subscriber (and its consumer) and
+    the group membership for ever."""
+
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        subscriber = Subscriber(user=None, layer=layer, channel="x", emit=None, hub=hub, outbox=None, wake=None)
+
+        def boom(**_kwargs: Any) -> dict[str, int]:
+            raise RuntimeError("database unreachable")
+
+        with (
+            mock.patch("incubator.events.stream.event_last_ids", boom),
+            mock.patch("incubator.events.stream.tail.subscribed", mock.AsyncMock()),
+        ):
+            with pytest.raises(RuntimeError):
+                await subscriber.subscribe(["job:1"], None)
+        await subscriber.close()
+        assert hub.subscribers == {}, "the closed subscriber is still in the hub"
+        assert topic_group("job:1") not in layer.groups
+
+    run(talk())
+
+
+def test_sockets_that_read_slowly_do_not_hold_up_every_fan_out():
+    """Clients that take each frame 60 ms after it is sent (a full TCP window) are never stalled, yet each
+    fan-out that includes one whose previous send ended waits SETTLE_SECONDS: the hub does 20 such fan-outs a
+    second at most, for every socket of the process. Three topics at 10 events a second, one such client on
+    each: a quick client of the three topics falls further behind every second."""
+
+    class Slow(Server):
+        async def send(self, message: dict[str, Any]) -> None:
+            future = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.06, future.set_result, None)
+            await future
+            self.frames.append(message["text"])
+
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        quick = Listener()
+        topics = ["job:1", "job:2", "job:3"]
+        for topic in topics:
+            await hub.add(topic, Listener(Slow()))
+            await hub.add(topic, quick)
+        loop = asyncio.get_running_loop()
+        sent_at: dict[int, float] = {}
+        event_id = 0
+        for _tick in range(30):  # 3 s
+            for topic in topics:
+                event_id += 1
+                sent_at[event_id] = loop.time()
+                await layer.group_send(topic_group(topic), message(event_id, topic=topic))
+            await asyncio.sleep(0.1)
+        behind = event_id - len(quick.offered)
+        assert behind < 5, f"the quick client is {behind} events ({behind / 30:.1f} s) behind after 3 s"
+
+    run(talk())
+
+
+def test_a_socket_gone_while_a_fan_out_waits_gets_no_send_task():
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        waiting_on = outbox.step("1")
+        outbox.cancel()  # the consumer's disconnect
+        outbox.settle(waiting_on)
+        assert outbox.task is None and outbox.stepping is None
+        outbox.push("2")
+        assert outbox.task is None and not outbox.backlog
 
     run(talk())
 
