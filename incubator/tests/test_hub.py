@@ -509,6 +509,102 @@ def test_a_socket_gone_while_a_fan_out_waits_gets_no_send_task():
     run(talk())
 
 
+# Paths the review found untested ---------------------------------------------------------------------------------
+
+
+def test_a_hub_joins_its_groups_again_once_an_hour():
+    async def talk():
+        layer = InMemoryChannelLayer()
+        hub = Hub(layer)
+        listener = Listener()
+        await hub.add("job:1", listener)
+        layer.groups.clear()  # what an expiry or a Redis restart does to the memberships
+        await hub.renew()
+        assert topic_group("job:1") not in layer.groups  # not an hour yet
+        hub.renewed -= hub_module.RENEW_SECONDS + 1
+        await hub.renew()
+        assert set(layer.groups[topic_group("job:1")]) == {hub.channel}
+        await hub.remove("job:1", listener)
+
+    run(talk())
+
+
+def test_the_hubs_of_closed_event_loops_are_let_go():
+    layer = InMemoryChannelLayer()
+    loops: list[asyncio.AbstractEventLoop] = []  # kept alive, so that no new loop takes an old one's id
+
+    async def one() -> None:
+        loops.append(asyncio.get_running_loop())
+        hub_for(layer)
+
+    for _ in range(3):
+        run(one())
+    kept = [loop for loop, _hubs in hub_module._hubs.values()]
+    assert loops[0] not in kept and loops[1] not in kept  # pruned when the next loop made its hub
+
+
+@override_settings(EVENTS_STREAM_SEND_TIMEOUT=0)
+def test_a_socket_whose_frame_waited_past_the_send_timeout_is_too_slow():
+    async def talk():
+        server, woken = Server(held=True), []
+        subscriber = subscriber_with(server, woken)
+        outbox, waiting_on = _offer(subscriber, message(1))
+        outbox.settle(waiting_on)
+        await asyncio.sleep(0.01)
+        assert _offer(subscriber, message(2, prev=1)) is None
+        assert subscriber.stalled and woken  # one frame behind only, but waiting too long
+        outbox.cancel()
+
+    run(talk())
+
+
+def test_flushed_waits_while_a_fan_out_holds_the_sockets_send():
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        waiting_on = outbox.step("1")
+        outbox.push("2")  # the consumer's own frame, behind the hub's
+        flushed = asyncio.create_task(outbox.flushed())
+        await asyncio.sleep(0.03)
+        assert not flushed.done()
+        server.release()
+        server.held = False
+        outbox.settle(waiting_on)
+        await asyncio.wait_for(flushed, 1)
+        assert server.frames == ["1", "2"]
+
+    run(talk())
+
+
+def test_a_push_that_waits_finishes_in_a_task():
+    """Under granian every send waits a turn: the consumer's own frames (authenticated, subscribed, replays)."""
+
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        outbox.push("1")
+        assert outbox.task is not None and outbox.stepping is None
+        server.release()
+        await asyncio.wait_for(outbox.flushed(), 1)
+        assert server.frames == ["1"]
+
+    run(talk())
+
+
+def test_a_fan_out_whose_sends_all_end_at_once_does_not_wait_its_settle_time():
+    async def talk():
+        server = Server(held=True)
+        outbox = Outbox(server.send)
+        waiting_on = outbox.step("1")
+        asyncio.get_running_loop().call_soon(server.release)
+        started = asyncio.get_running_loop().time()
+        await hub_module._settle([(outbox, waiting_on)])
+        assert asyncio.get_running_loop().time() - started < hub_module.SETTLE_SECONDS / 2
+        assert server.frames == ["1"] and outbox.task is None
+
+    run(talk())
+
+
 # The collector ---------------------------------------------------------------------------------------------------
 
 
