@@ -430,6 +430,9 @@ def test_the_trends_report_is_the_trend_chart_as_rows(fs_storage):
         "metric": ["jobs_created", "projects_created"],
         "from": (today - timedelta(days=2)).isoformat(),
         "to": (today + timedelta(days=1)).isoformat(),
+        # The same zone as `today` and the expected figures below: the default (Asia/Shanghai) is a day ahead
+        # of UTC from 16:00 to midnight UTC, when the rows fell on different days.
+        "tz": "UTC",
     }
     export = run_export(world["owner"], "trends", params, fmt="json", language="en")
     assert export.status == "succeeded", export.error_message
