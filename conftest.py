@@ -83,6 +83,24 @@ def _datasets_storage(request):
 
 
 @pytest.fixture
+def rate_clock(monkeypatch):
+    """The wall clock as rate limits see it, stopped half way through a minute and an hour. Their counters are
+    fixed windows of that clock: a test whose requests straddled the end of a minute counted afresh in the
+    new one and saw 200 where it expected 429 (CI met it). `rate_clock.now += 60` moves to the next window."""
+    import time
+    import types
+
+    from incubator import batch, throttling
+
+    started = time.time()
+    clock = types.SimpleNamespace(now=started - started % 3600 + 1830, monotonic=time.monotonic)
+    clock.time = lambda: clock.now
+    monkeypatch.setattr(batch, "time", clock)
+    monkeypatch.setattr(throttling, "time", clock)
+    return clock
+
+
+@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 

@@ -261,7 +261,7 @@ def test_an_api_request_makes_one_round_trip_to_redis(user):
 
 @pytest.mark.django_db
 @pytest.mark.urls("incubator.tests.urls")
-def test_a_throttled_request_counts_a_rejection_by_scope(settings):
+def test_a_throttled_request_counts_a_rejection_by_scope(settings, rate_clock):
     current_rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,

@@ -5,7 +5,7 @@ import pytest
 from incubator import throttling
 from incubator.tests.test_errors import assert_error
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("incubator.tests.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("incubator.tests.urls"), pytest.mark.usefixtures("rate_clock")]
 
 
 @pytest.fixture
@@ -28,6 +28,16 @@ def test_anonymous_limit_is_429_with_retry_after(api_client, rates):
     body = assert_error(response, 429, "RATE_LIMITED")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert body["details"]["retry_after"] == int(response["Retry-After"])
+
+
+def test_a_new_window_counts_afresh(api_client, rates, rate_clock):
+    rates(anon="1/min")
+    assert api_client.get("/api/v1/test/users").status_code == 200
+    rate_clock.now += 29  # the last second of the window
+    body = assert_error(api_client.get("/api/v1/test/users"), 429, "RATE_LIMITED")
+    assert body["details"]["retry_after"] == 1
+    rate_clock.now += 1
+    assert api_client.get("/api/v1/test/users").status_code == 200
 
 
 def test_anonymous_callers_are_counted_by_address(api_client, rates):
