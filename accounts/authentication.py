@@ -7,8 +7,10 @@ from typing import Any
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 
 from incubator.batch import batch_scope, batch_send_for, count_and_read
+from incubator.prepared import PreparedLookup
 
 from .errors import TokenInvalid
+from .models import User
 from .tokens import (
     SESSION_CLAIM,
     access_token_parse,
@@ -18,6 +20,9 @@ from .tokens import (
     token_generation_current,
     token_user_id,
 )
+
+# Every authenticated request's lookup, its SQL built once per connection.
+_USER = PreparedLookup(User, lambda user_id: User.objects.filter(pk=user_id))
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
@@ -54,7 +59,7 @@ class JWTAuthentication(SimpleJWTAuthentication):
         return access_token_parse(raw_token)
 
     def get_user(self, validated_token: Any) -> Any:
-        user = self.user_model.objects.filter(pk=token_user_id(validated_token)).first()
+        user = _USER.first(user_id=token_user_id(validated_token))
         if user is None or not user.is_active or not token_generation_current(validated_token, user):
             raise TokenInvalid()
         return user

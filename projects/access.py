@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.db.models import Model, OuterRef, QuerySet, Subquery, Value
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -107,11 +108,37 @@ class ProjectAccess:
         return self.role in rule
 
 
+def with_caller_role(queryset: QuerySet, user: Any, *, project: str = "pk") -> QuerySet:
+    """The rows with the user's role in their project (the field path `project`; "pk" for projects) as
+    `caller_role`, and whose role it is as `caller_role_of`: a subquery in the rows' own query, so that
+    project_access() asks nothing more. A query of its own was a fifth of a prediction's time, most of it the
+    ORM building SQL. An anonymous caller has no role: the queryset comes back as it is."""
+    if user is None or not user.is_authenticated:
+        return queryset
+    return with_role_of(queryset, user.pk, project=project)
+
+
+def with_role_of(queryset: QuerySet, user_id: int, *, project: str = "pk") -> QuerySet:
+    """with_caller_role() for the user with this id."""
+    role = Membership.objects.filter(project=OuterRef(project), user_id=user_id).order_by("pk").values("role")[:1]
+    return queryset.annotate(caller_role=Subquery(role), caller_role_of=Value(user_id))
+
+
+def carry_caller_role(row: Model, project: Project) -> Project:
+    """The project of a row loaded with_caller_role(..., project="<path to it>"), holding the row's answer."""
+    if hasattr(row, "caller_role_of"):
+        project.caller_role, project.caller_role_of = row.caller_role, row.caller_role_of  # type: ignore[attr-defined]
+    return project
+
+
 def project_access(*, project: Project, user: Any) -> ProjectAccess:
-    """The caller's access to the project: one query for the role (none for anonymous callers)."""
+    """The caller's access to the project: the role the project was loaded with (with_caller_role) when it is
+    this user's, else one query for it (none for anonymous callers)."""
     authenticated = user is not None and user.is_authenticated
     role = None
-    if authenticated:
+    if authenticated and getattr(project, "caller_role_of", None) == user.pk:
+        role = project.caller_role  # type: ignore[attr-defined]
+    elif authenticated:
         role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
     return ProjectAccess(
         user_id=user.pk if authenticated else None,
@@ -158,7 +185,8 @@ class ProjectScopedView(GenericAPIView):
 
     @cached_property
     def project(self) -> Project:
-        project = Project.objects.filter(pk=self.kwargs["project_id"]).select_related("owner").first()
+        found = Project.objects.filter(pk=self.kwargs["project_id"]).select_related("owner")
+        project = with_caller_role(found, self.request.user).first()
         if project is None:
             raise NotFound()
         return project

@@ -183,7 +183,7 @@ class JobScopedView(ProjectScopedView):
 
     @cached_property
     def job(self) -> TrainingJob:
-        return selectors.job_get(job_id=self.kwargs["job_id"])
+        return selectors.job_get(job_id=self.kwargs["job_id"], viewer=self.request.user)
 
     @cached_property
     def project(self) -> Project:
@@ -355,7 +355,7 @@ class ModelScopedView(ProjectScopedView):
 
     @cached_property
     def model(self) -> Model:
-        return selectors.model_get(model_id=self.kwargs["model_id"])
+        return selectors.model_get(model_id=self.kwargs["model_id"], viewer=self.request.user)
 
     @cached_property
     def project(self) -> Project:
@@ -489,7 +489,9 @@ class ModelVersionPredictView(ModelVersionScopedView):
     # The hot path of serving: the version, its model and project in one query.
     @cached_property
     def version(self) -> ModelVersion:
-        return selectors.model_version_for_predict(model_id=self.kwargs["model_id"], number=self.kwargs["number"])
+        return selectors.model_version_for_predict(
+            model_id=self.kwargs["model_id"], number=self.kwargs["number"], viewer=self.request.user
+        )
 
     @cached_property
     def model(self) -> Model:

@@ -60,7 +60,7 @@ class DatasetScopedView(ProjectScopedView):
 
     @cached_property
     def dataset(self) -> Dataset:
-        return selectors.dataset_get(dataset_id=self.kwargs["dataset_id"])
+        return selectors.dataset_get(dataset_id=self.kwargs["dataset_id"], viewer=self.request.user)
 
     @cached_property
     def project(self) -> Project:

@@ -6,7 +6,16 @@ from django.contrib.auth.models import AnonymousUser
 
 from accounts.tests.factories import UserFactory
 from incubator.errors import NotFound, PermissionDenied
-from projects.access import MEMBERS, POLICY, ProjectAccess, access_require, project_access
+from projects.access import (
+    MEMBERS,
+    POLICY,
+    ProjectAccess,
+    access_require,
+    carry_caller_role,
+    project_access,
+    with_caller_role,
+)
+from projects.models import Project
 from projects.tests.factories import add_member, make_project
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +165,38 @@ def test_project_access_reads_role_admin_and_visibility(callers, django_assert_n
     assert admin == ProjectAccess(user_id=users["admin"].id, role=None, is_admin=True, is_public=False)
     assert project_access(project=projects["public"], user=None).user_id is None
     assert project_access(project=projects["private"], user=users["owner"]).role == "owner"
+
+
+def test_a_project_loaded_with_the_callers_role_answers_without_a_query(callers, django_assert_num_queries):
+    """with_caller_role brings the role in the project's own query; project_access trusts it only for the user
+    it was loaded for, so an object passed on to another caller's check cannot lend its role."""
+    projects, users = callers
+    for visibility, project in projects.items():
+        for caller, user in users.items():
+            expected = project_access(project=project, user=user)
+            loaded = with_caller_role(Project.objects.filter(pk=project.pk), user).get()
+            with django_assert_num_queries(0):
+                assert project_access(project=loaded, user=user) == expected, (visibility, caller)
+            for other in ("none", "owner"):
+                if other != caller:
+                    with django_assert_num_queries(1):
+                        assert project_access(project=loaded, user=users[other]).role == (
+                            "owner" if other == "owner" else None
+                        )
+
+
+def test_a_row_under_a_project_carries_the_role_to_it(callers):
+    from datasets.models import Dataset
+
+    projects, users = callers
+    dataset = Dataset.objects.create(project=projects["private"], name="数据", created_by=users["owner"])
+    found = with_caller_role(Dataset.objects.select_related("project"), users["mentor"], project="project").get(
+        pk=dataset.pk
+    )
+    project = carry_caller_role(found, found.project)
+    assert (project.caller_role, project.caller_role_of) == ("mentor", users["mentor"].pk)
+    plain = Dataset.objects.select_related("project").get(pk=dataset.pk)
+    assert not hasattr(carry_caller_role(plain, plain.project), "caller_role_of")
 
 
 @pytest.mark.parametrize(

@@ -307,6 +307,16 @@ def test_predict_one_row(owner_client, trained):
     assert max(probabilities, key=probabilities.get) == data["predictions"][0]
 
 
+def test_a_prediction_is_two_queries(owner_client, trained, make_user, auth_client, django_assert_num_queries):
+    """The caller's user row, then the version with its model, its project and the caller's role in it."""
+    assert predict(owner_client, trained, [ROW]).status_code == 200  # the model is in the process's cache now
+    with django_assert_num_queries(2):
+        assert predict(owner_client, trained, [ROW]).status_code == 200
+    outsider = auth_client(make_user())
+    with django_assert_num_queries(2):  # someone with no role in the (public) project: the same two
+        assert predict(outsider, trained, [ROW]).status_code == 200
+
+
 def test_predict_a_thousand_rows(owner_client, trained):
     rows = [
         {**ROW, "x1": (i % 41 - 20) / 10, "x2": i % 100, "城市": ["北京", "上海", "广州", "深圳"][i % 4]}
