@@ -613,3 +613,18 @@ def test_boosting_reads_only_its_own_threads_prints(capsys):
     assert capsys.readouterr().out == "请求日志\n"
     assert sys.stdout is before
     assert [call["step"] for call in reports.steps if not call["metrics"]][-1] == 100
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.asarray(["是", "否", "b", "B", "", "否", "a b", "是", "Z", "ä"], dtype=object),
+        np.asarray([3, -1, 3, 7, 0, -1]),
+        np.asarray([True, False, False, True]),
+    ],
+)
+def test_class_codes_are_np_unique_with_its_inverse(labels):
+    classes, codes = training.class_codes(labels)
+    expected_classes, expected_codes = np.unique(labels, return_inverse=True)
+    assert classes.dtype == expected_classes.dtype and classes.tolist() == expected_classes.tolist()
+    assert codes.tolist() == expected_codes.tolist() and (classes[codes] == labels).all()
