@@ -8,9 +8,9 @@ keeps the SQL and where each value goes in its parameters, and from then on only
 object with the ORM's own parts (the compiler's columns, converters and related populators, as
 `QuerySet.first()` does): the same fields, `select_related` objects and annotations.
 
-The queryset's shape must not depend on the values (they are ids and the like, bound as parameters), and it
-may not prefetch. A plan is kept per connection object (one per thread), so the converters it holds are
-bound to the connection that runs it.
+The queryset's shape must not depend on the values, which are ids (or the like) a row must equal: one beyond
+its column's range finds nothing. It may not prefetch. A plan is kept per connection object (one per thread),
+so the converters it holds are bound to the connection that runs it.
 """
 
 import inspect
@@ -25,6 +25,16 @@ from django.db.models.query import get_related_populators
 # Stand-in values: near the top of a 32-bit integer column's range (the ORM answers a value out of a column's
 # range with no query at all), where no id of this service is and no constant of a lookup would be.
 _STAND_IN_BASE = 2_147_480_000
+
+
+# The bits of a value's column by the type the ORM gave the value (psycopg's, on PostgreSQL); a plain int
+# (SQLite, a column with no wrapper) is 64.
+_BITS = {"Int2": 16, "Int4": 32, "Int8": 64}
+
+
+def _fits(value: int, kind: type) -> bool:
+    bits = _BITS.get(kind.__name__, 64)
+    return -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
 
 
 class _Plan:
@@ -90,6 +100,9 @@ class PreparedLookup:
         alias = router.db_for_read(self.model) or "default"
         connection = connections[alias]
         plan = self._plan(connection, alias)
+        if any(not _fits(values[name], kind) for name, kind in plan.slots if name is not None):
+            # An id beyond its column's range (20 digits in a URL) is no row's; the database would refuse it.
+            return None
         params = [constant if name is None else constant(values[name]) for name, constant in plan.slots]
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, params)

@@ -118,6 +118,15 @@ def test_of_several_rows_the_first_by_primary_key_unless_ordered(user):
     assert "ORDER BY" in by_owner._plan(connections["default"], "default").sql
 
 
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**20, -(2**63) - 1])
+def test_a_value_beyond_its_columns_range_finds_nothing(version, user, number):
+    """As the ORM answers it (no row, without asking the database, which would refuse the value)."""
+    lookup = PreparedLookup(ModelVersion, versions)
+    assert lookup.first(model_id=version.model_id, number=version.number, viewer_id=user.pk) is not None
+    assert lookup.first(model_id=version.model_id, number=number, viewer_id=user.pk) is None
+    assert lookup.first(model_id=number, number=version.number, viewer_id=user.pk) is None
+
+
 def test_a_value_that_is_not_an_id_takes_the_orms_own_path(version, user):
     lookup = PreparedLookup(ModelVersion, versions)
     found = lookup.first(model_id=str(version.model_id), number=version.number, viewer_id=user.pk)

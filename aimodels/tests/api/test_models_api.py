@@ -317,6 +317,14 @@ def test_a_prediction_is_two_queries(owner_client, trained, make_user, auth_clie
         assert predict(outsider, trained, [ROW]).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path", ["99999999999/versions/1", "{model}/versions/99999999999999999999", "{model}/versions/2147483648"]
+)
+def test_an_id_beyond_any_row_is_a_404(owner_client, trained, path):
+    url = f"{MODELS}/{path.format(model=trained['model'].id)}/predict"
+    assert_error(owner_client.post(url, {"rows": [ROW]}, format="json"), 404, "NOT_FOUND")
+
+
 def test_predict_a_thousand_rows(owner_client, trained):
     rows = [
         {**ROW, "x1": (i % 41 - 20) / 10, "x2": i % 100, "城市": ["北京", "上海", "广州", "深圳"][i % 4]}
