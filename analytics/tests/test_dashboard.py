@@ -155,9 +155,11 @@ def test_the_trend_charts_hold_their_metrics(staff_client):
 
 
 def test_the_default_range_is_the_last_30_days_in_shanghai(staff_client):
+    before = datetime.now(SHANGHAI).date()
     data = embedded(staff_client.get(URL))
-    today = datetime.now(SHANGHAI).date()
-    assert data["params"]["end"] == today.isoformat()
+    # Today read on both sides of the request: Shanghai's midnight (16:00 UTC) may fall during it.
+    today = date.fromisoformat(data["params"]["end"])
+    assert today in {before, datetime.now(SHANGHAI).date()}
     assert data["params"]["start"] == (today - timedelta(days=29)).isoformat()
     assert data["params"]["interval"] == "day" and data["params"]["tz"] == "Asia/Shanghai"
     assert len(data["charts"]["trend_datasets"]["x"]) == 30
@@ -226,13 +228,15 @@ def test_chinese_by_default(staff_client, platform):
     ],
 )
 def test_bad_params_show_errors_and_the_defaults(staff_client, params, field):
+    before = datetime.now(SHANGHAI).date()
     response = staff_client.get(URL, params, HTTP_ACCEPT_LANGUAGE="en")
     data = embedded(response)
     assert response.context["form"].errors.keys() == {field}
     assert b'class="errornote"' in response.content
-    today = datetime.now(SHANGHAI).date()
-    # What was wrong falls back to its default; the page is drawn all the same.
-    assert data["params"]["range"] == "30" and data["params"]["end"] == today.isoformat()
+    # What was wrong falls back to its default; the page is drawn all the same. Today is read on both sides of
+    # the request: Shanghai's midnight (16:00 UTC) may fall during it.
+    assert data["params"]["range"] == "30"
+    assert data["params"]["end"] in {before.isoformat(), datetime.now(SHANGHAI).date().isoformat()}
     assert data["params"]["tz"] == "Asia/Shanghai" or field != "tz"
     assert data["params"]["project"] is None
     assert data["params"]["interval"] == "day"

@@ -5,7 +5,7 @@ events, and the sweeper (expiry, lost tasks and workers)."""
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import TestCase
@@ -132,9 +132,13 @@ def test_the_jobs_report_filters_by_its_parameters(fs_storage):
     owner = world["owner"]
     assert run_export(owner, "jobs", {"status": "failed"}).row_count == 1
     assert run_export(owner, "jobs", {"algorithm": "random_forest"}).row_count == 0  # only in the private project
-    today = timezone.now().date()
-    assert run_export(owner, "jobs", {"created_from": today.isoformat()}).row_count == 2
-    assert run_export(owner, "jobs", {"created_to": (today - timedelta(days=1)).isoformat()}).row_count == 0
+    # Created at a set moment, not "now": midnight UTC could pass between making the jobs and reading today.
+    # 23:59:59 UTC is already the next day in Shanghai: the filter's days are UTC days.
+    TrainingJob.objects.update(created_at=datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
+    day = date(2026, 3, 1)
+    assert run_export(owner, "jobs", {"created_from": day.isoformat()}).row_count == 2
+    assert run_export(owner, "jobs", {"created_to": day.isoformat()}).row_count == 2
+    assert run_export(owner, "jobs", {"created_to": (day - timedelta(days=1)).isoformat()}).row_count == 0
     assert run_export(owner, "jobs", {"project": world["mine"].id}).row_count == 2
 
 

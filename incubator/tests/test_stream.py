@@ -163,7 +163,9 @@ def test_expired_token_closes_4001_saying_so():
 def test_a_token_expiring_during_the_session_closes_4001():
     user = UserFactory()
     token = AccessToken.for_user(user)
-    token.set_exp(lifetime=timedelta(seconds=1))
+    # `exp` is whole seconds (rounded down): a 1 s lifetime left 0 to 1 s, gone before the socket asked when the
+    # token was made late in a second. 2 s leaves at least one.
+    token.set_exp(lifetime=timedelta(seconds=2))
 
     async def talk():
         ws, _ = await opened()

@@ -46,8 +46,16 @@ def test_a_jobs_export_refuses_days_it_cannot_count_at_once(auth_client, member,
     assert not Export.objects.exists()
 
 
-def test_a_trends_export_counts_in_the_time_zone_the_chart_does(auth_client, member):
+def test_a_trends_export_counts_in_the_time_zone_the_chart_does(auth_client, member, monkeypatch):
     """The export of a chart holds the chart's numbers: the same default time zone and range, stored with it."""
+    from datetime import UTC, datetime
+
+    from analytics.selectors import figures
+
+    # Today stopped at 16:30 UTC, already the next day in Shanghai: the chart and the export asked a moment
+    # apart, and Shanghai's midnight (16:00 UTC) could fall between them; a UTC default would show here too.
+    moment = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)
+    monkeypatch.setattr(figures, "today_in", lambda tz: moment.astimezone(tz).date())
     client = auth_client(member)
     chart = client.get("/api/v1/analytics/trends?metric=projects_created", **EN).json()
     created = client.post(
@@ -56,7 +64,7 @@ def test_a_trends_export_counts_in_the_time_zone_the_chart_does(auth_client, mem
     assert created.status_code == 202, created.content
     params = created.json()["params"]
     assert params["tz"] == "Asia/Shanghai" and params["interval"] == "day"
-    assert (params["from"], params["to"]) == (chart["x"][0], chart["x"][-1])
+    assert (params["from"], params["to"]) == (chart["x"][0], chart["x"][-1]) == ("2026-10-30", "2026-11-28")
 
 
 @override_settings(ANALYTICS_EXPORTS_PER_USER=2)
