@@ -9,7 +9,7 @@ from incubator.errors import NotFound
 from incubator.generations import generation_get
 from incubator.prepared import PreparedLookup
 from incubator.totals import cached_total
-from projects.access import carry_caller_role, with_caller_role, with_role_of
+from projects.access import ProjectRowLookup
 from projects.models import Project
 from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 from projects.selectors import normalize_search, project_visibility_scope, project_visible_q
@@ -45,14 +45,21 @@ def job_list_total(queryset: QuerySet, *, user: Any, filters: dict[str, Any]) ->
     return cached_total(queryset, family=JOBS_GENERATION, key=key)
 
 
+_JOB = ProjectRowLookup(
+    TrainingJob,
+    lambda job_id: TrainingJob.objects.select_related(
+        "project", "dataset_version__dataset", "model_version__model"
+    ).filter(pk=job_id),
+    project="project",
+)
+
+
 def job_get(*, job_id: int, viewer: Any = None) -> TrainingJob:
-    """The job with its project, dataset version and model version, or 404; with `viewer`, the query also
-    brings the viewer's role in the project (projects.access.with_caller_role)."""
-    found = TrainingJob.objects.select_related("project", "dataset_version__dataset", "model_version__model")
-    job = with_caller_role(found.filter(pk=job_id), viewer, project="project").first()
+    """The job with its project, dataset version and model version, or 404; with `viewer`, the same query
+    brings the viewer's role in the project (projects.access.ProjectRowLookup)."""
+    job = _JOB.first(viewer, job_id=job_id)
     if job is None:
         raise NotFound()
-    carry_caller_role(job, job.project)
     return job
 
 
@@ -99,14 +106,19 @@ def model_list_total(queryset: QuerySet, *, user: Any, filters: dict[str, Any]) 
     return cached_total(queryset, family=MODELS_GENERATION, key=key)
 
 
+_MODEL = ProjectRowLookup(
+    Model,
+    lambda model_id: Model.objects.select_related("project", "latest_version").filter(pk=model_id),
+    project="project",
+)
+
+
 def model_get(*, model_id: int, viewer: Any = None) -> Model:
-    """The model with its project and latest version, or 404; with `viewer`, the query also brings the
-    viewer's role in the project (projects.access.with_caller_role)."""
-    found = Model.objects.select_related("project", "latest_version").filter(pk=model_id)
-    model = with_caller_role(found, viewer, project="project").first()
+    """The model with its project and latest version, or 404; with `viewer`, the same query brings the
+    viewer's role in the project (projects.access.ProjectRowLookup)."""
+    model = _MODEL.first(viewer, model_id=model_id)
     if model is None:
         raise NotFound()
-    carry_caller_role(model, model.project)
     return model
 
 
@@ -114,8 +126,16 @@ def model_version_list(*, model: Model) -> QuerySet:
     return ModelVersion.objects.filter(model=model).select_related("dataset_version__dataset").order_by("number")
 
 
+_VERSION = PreparedLookup(
+    ModelVersion,
+    lambda model_id, number: ModelVersion.objects.select_related("dataset_version__dataset").filter(
+        model_id=model_id, number=number
+    ),
+)
+
+
 def model_version_get(*, model: Model, number: int) -> ModelVersion:
-    version = ModelVersion.objects.select_related("dataset_version__dataset").filter(model=model, number=number).first()
+    version = _VERSION.first(model_id=model.pk, number=number)
     if version is None:
         raise NotFound()
     version.model = model
@@ -131,26 +151,16 @@ def _version_for_predict(model_id: int, number: int) -> QuerySet:
 
 
 # The hot path of serving, its SQL built once per connection (incubator.prepared).
-_VERSION_FOR_PREDICT = PreparedLookup(ModelVersion, _version_for_predict)
-_VERSION_FOR_PREDICT_WITH_ROLE = PreparedLookup(
-    ModelVersion,
-    lambda model_id, number, viewer_id: with_role_of(
-        _version_for_predict(model_id, number), viewer_id, project="model__project"
-    ),
-)
+_VERSION_FOR_PREDICT = ProjectRowLookup(ModelVersion, _version_for_predict, project="model__project")
 
 
 def model_version_for_predict(*, model_id: int, number: int, viewer: Any = None) -> ModelVersion:
     """The version with its model, its project and the viewer's role in it in one query, without the columns a
     prediction does not read: the whole of a predict request's lookups (the caller's access is checked on
     `version.model.project`)."""
-    if viewer is not None and viewer.is_authenticated:
-        version = _VERSION_FOR_PREDICT_WITH_ROLE.first(model_id=model_id, number=number, viewer_id=viewer.pk)
-    else:
-        version = _VERSION_FOR_PREDICT.first(model_id=model_id, number=number)
+    version = _VERSION_FOR_PREDICT.first(viewer, model_id=model_id, number=number)
     if version is None:
         raise NotFound()
-    carry_caller_role(version, version.model.project)
     return version
 
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from incubator.errors import InvalidInput, NotFound
 from incubator.generations import generation_get
 from incubator.totals import cached_total
-from projects.access import carry_caller_role, with_caller_role
+from projects.access import ProjectRowLookup
 from projects.models import Project
 from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 from projects.selectors import normalize_search, project_visibility_scope, project_visible_q
@@ -58,14 +58,19 @@ def dataset_list_total(queryset: QuerySet, *, user: Any, filters: dict[str, Any]
     return cached_total(queryset, family=LIST_GENERATION, key=key)
 
 
+_DATASET = ProjectRowLookup(
+    Dataset,
+    lambda dataset_id: Dataset.objects.select_related("project", "latest_version", "created_by").filter(pk=dataset_id),
+    project="project",
+)
+
+
 def dataset_get(*, dataset_id: int, viewer: Any = None) -> Dataset:
     """The dataset with its project and latest version, or 404. Callers check the project's access; with
-    `viewer`, the query also brings the viewer's role in the project (projects.access.with_caller_role)."""
-    found = Dataset.objects.select_related("project", "latest_version", "created_by").filter(pk=dataset_id)
-    dataset = with_caller_role(found, viewer, project="project").first()
+    `viewer`, the same query brings the viewer's role in the project (projects.access.ProjectRowLookup)."""
+    dataset = _DATASET.first(viewer, dataset_id=dataset_id)
     if dataset is None:
         raise NotFound()
-    carry_caller_role(dataset, dataset.project)
     return dataset
 
 

@@ -72,10 +72,10 @@ class PreparedLookup:
         version = versions.first(model_id=3, number=1)
     """
 
-    def __init__(self, model: type[Model], build: Callable[..., QuerySet]) -> None:
+    def __init__(self, model: type[Model], build: Callable[..., QuerySet], names: tuple[str, ...] = ()) -> None:
         self.model = model
         self.build = build
-        self.names = tuple(inspect.signature(build).parameters)
+        self.names = names or tuple(inspect.signature(build).parameters)  # `names` for a build(**values)
         self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
 
     def _queryset(self, **values: Any) -> QuerySet:

@@ -6,6 +6,7 @@ policy, and a service that must re-check under a row lock (ownership transfer, s
 with `access_require`. Another app imports this module (see the import-linter contracts in pyproject.toml).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -16,6 +17,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from incubator.errors import NotFound, PermissionDenied
+from incubator.prepared import PreparedLookup
 
 from .models import Membership, Project
 
@@ -108,31 +110,51 @@ class ProjectAccess:
         return self.role in rule
 
 
-def with_caller_role(queryset: QuerySet, user: Any, *, project: str = "pk") -> QuerySet:
+def with_role_of(queryset: QuerySet, user_id: int, *, project: str = "pk") -> QuerySet:
     """The rows with the user's role in their project (the field path `project`; "pk" for projects) as
     `caller_role`, and whose role it is as `caller_role_of`: a subquery in the rows' own query, so that
     project_access() asks nothing more. A query of its own was a fifth of a prediction's time, most of it the
-    ORM building SQL. An anonymous caller has no role: the queryset comes back as it is."""
-    if user is None or not user.is_authenticated:
-        return queryset
-    return with_role_of(queryset, user.pk, project=project)
-
-
-def with_role_of(queryset: QuerySet, user_id: int, *, project: str = "pk") -> QuerySet:
-    """with_caller_role() for the user with this id."""
+    ORM building SQL."""
     role = Membership.objects.filter(project=OuterRef(project), user_id=user_id).order_by("pk").values("role")[:1]
     return queryset.annotate(caller_role=Subquery(role), caller_role_of=Value(user_id))
 
 
+class ProjectRowLookup:
+    """A PreparedLookup (incubator.prepared) of a row under a project, at `project` from it ("pk" for a project):
+    `first(viewer, **values)` brings the viewer's role with the row when the viewer is logged in (two plans,
+    with and without the role), and carries it to the row's project (carry_caller_role). None when no row."""
+
+    def __init__(self, model: type[Model], build: Callable[..., QuerySet], *, project: str) -> None:
+        self.anonymous = PreparedLookup(model, build)
+        names = self.anonymous.names
+
+        def with_role(**values: Any) -> QuerySet:
+            return with_role_of(build(**{name: values[name] for name in names}), values["viewer_id"], project=project)
+
+        self.viewer = PreparedLookup(model, with_role, names=(*names, "viewer_id"))
+        self.project = project
+
+    def first(self, viewer: Any, **values: Any) -> Any:
+        if viewer is None or not viewer.is_authenticated:
+            return self.anonymous.first(**values)
+        row = self.viewer.first(viewer_id=viewer.pk, **values)
+        if row is not None and self.project != "pk":
+            target = row
+            for name in self.project.split("__"):
+                target = getattr(target, name)
+            carry_caller_role(row, target)
+        return row
+
+
 def carry_caller_role(row: Model, project: Project) -> Project:
-    """The project of a row loaded with_caller_role(..., project="<path to it>"), holding the row's answer."""
+    """The project of a row loaded with_role_of(..., project="<path to it>"), holding the row's answer."""
     if hasattr(row, "caller_role_of"):
         project.caller_role, project.caller_role_of = row.caller_role, row.caller_role_of  # type: ignore[attr-defined]
     return project
 
 
 def project_access(*, project: Project, user: Any) -> ProjectAccess:
-    """The caller's access to the project: the role the project was loaded with (with_caller_role) when it is
+    """The caller's access to the project: the role the project was loaded with (ProjectRowLookup) when it is
     this user's, else one query for it (none for anonymous callers)."""
     authenticated = user is not None and user.is_authenticated
     role = None
@@ -176,6 +198,11 @@ class ProjectActionPermission(BasePermission):
         return False
 
 
+_PROJECT = ProjectRowLookup(
+    Project, lambda project_id: Project.objects.filter(pk=project_id).select_related("owner"), project="pk"
+)
+
+
 class ProjectScopedView(GenericAPIView):
     """Base of every view under /projects/{project_id}/...: the project is loaded once, a caller who cannot
     see it gets 404 for every method, and `actions` maps each HTTP method to a POLICY action."""
@@ -185,8 +212,7 @@ class ProjectScopedView(GenericAPIView):
 
     @cached_property
     def project(self) -> Project:
-        found = Project.objects.filter(pk=self.kwargs["project_id"]).select_related("owner")
-        project = with_caller_role(found, self.request.user).first()
+        project = _PROJECT.first(self.request.user, project_id=self.kwargs["project_id"])
         if project is None:
             raise NotFound()
         return project

@@ -10,10 +10,9 @@ from projects.access import (
     MEMBERS,
     POLICY,
     ProjectAccess,
+    ProjectRowLookup,
     access_require,
-    carry_caller_role,
     project_access,
-    with_caller_role,
 )
 from projects.models import Project
 from projects.tests.factories import add_member, make_project
@@ -167,36 +166,41 @@ def test_project_access_reads_role_admin_and_visibility(callers, django_assert_n
     assert project_access(project=projects["private"], user=users["owner"]).role == "owner"
 
 
+PROJECTS = ProjectRowLookup(Project, lambda pk: Project.objects.filter(pk=pk), project="pk")
+
+
 def test_a_project_loaded_with_the_callers_role_answers_without_a_query(callers, django_assert_num_queries):
-    """with_caller_role brings the role in the project's own query; project_access trusts it only for the user
+    """ProjectRowLookup brings the role in the project's own query; project_access trusts it only for the user
     it was loaded for, so an object passed on to another caller's check cannot lend its role."""
     projects, users = callers
     for visibility, project in projects.items():
         for caller, user in users.items():
             expected = project_access(project=project, user=user)
-            loaded = with_caller_role(Project.objects.filter(pk=project.pk), user).get()
-            with django_assert_num_queries(0):
+            with django_assert_num_queries(1):
+                loaded = PROJECTS.first(user, pk=project.pk)
                 assert project_access(project=loaded, user=user) == expected, (visibility, caller)
             for other in ("none", "owner"):
                 if other != caller:
                     with django_assert_num_queries(1):
-                        assert project_access(project=loaded, user=users[other]).role == (
-                            "owner" if other == "owner" else None
-                        )
+                        role = project_access(project=loaded, user=users[other]).role
+                    assert role == ("owner" if other == "owner" else None)
 
 
-def test_a_row_under_a_project_carries_the_role_to_it(callers):
+def test_a_row_under_a_project_carries_the_role_to_it(callers, django_assert_num_queries):
     from datasets.models import Dataset
 
     projects, users = callers
     dataset = Dataset.objects.create(project=projects["private"], name="数据", created_by=users["owner"])
-    found = with_caller_role(Dataset.objects.select_related("project"), users["mentor"], project="project").get(
-        pk=dataset.pk
+    datasets = ProjectRowLookup(
+        Dataset, lambda pk: Dataset.objects.select_related("project").filter(pk=pk), project="project"
     )
-    project = carry_caller_role(found, found.project)
-    assert (project.caller_role, project.caller_role_of) == ("mentor", users["mentor"].pk)
-    plain = Dataset.objects.select_related("project").get(pk=dataset.pk)
-    assert not hasattr(carry_caller_role(plain, plain.project), "caller_role_of")
+    for caller in ("mentor", "none", "admin", "anonymous"):
+        with django_assert_num_queries(1):
+            found = datasets.first(users[caller], pk=dataset.pk)
+            access = project_access(project=found.project, user=users[caller])
+        assert access == project_access(project=projects["private"], user=users[caller]), caller
+    assert datasets.first(users["mentor"], pk=dataset.pk).project.caller_role == "mentor"
+    assert datasets.first(users["mentor"], pk=dataset.pk + 1) is None
 
 
 @pytest.mark.parametrize(
