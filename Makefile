@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # pyproject.toml). `COVERAGE= make test` runs without it.
 COVERAGE ?= --cov --cov-report=term
 # Type-checked modules (STYLE.md: every service and selector signature is typed).
-TYPED := $(wildcard */services.py */selectors.py */selectors/*.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/edge.py \
+TYPED := $(wildcard */services.py */selectors.py */selectors/*.py incubator/*/services.py projects/access.py accounts/tokens.py incubator/batch.py incubator/totals.py incubator/prepared.py incubator/edge.py \
 	datasets/storage.py datasets/uploads.py datasets/tasks.py datasets/signals.py $(wildcard datasets/engine/*.py) \
 	aimodels/inference.py aimodels/tasks.py aimodels/signals.py $(wildcard aimodels/engine/*.py aimodels/algorithms/*.py) \
 	schema_registry/compat.py schema_registry/plan.py schema_registry/declarations.py schema_registry/tasks.py \

@@ -16,7 +16,7 @@ so the converters it holds are bound to the connection that runs it.
 import inspect
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model, QuerySet
@@ -39,7 +39,7 @@ def _fits(value: int, kind: type) -> bool:
 
 class _Plan:
     def __init__(self, queryset: QuerySet, stand_ins: dict[int, str]) -> None:
-        if queryset._prefetch_related_lookups:
+        if getattr(queryset, "_prefetch_related_lookups", ()):
             raise ValueError("a prepared lookup cannot prefetch")
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.sql, params = compiler.as_sql()
@@ -59,12 +59,16 @@ class _Plan:
         fields = klass_info["select_fields"]
         self.start, self.end = fields[0], fields[-1] + 1
         self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
-        self.populators = get_related_populators(klass_info, select, queryset.db)
+        # Django 5.2's signature (the stubs describe a later one, with a fetch mode).
+        self.populators = get_related_populators(klass_info, select, queryset.db)  # type: ignore[call-arg]
         self.annotations = list(compiler.annotation_col_map.items())
         self.converters = list(compiler.get_converters([column[0] for column in select[: compiler.col_count]]).items())
 
 
-class PreparedLookup:
+M = TypeVar("M", bound=Model)
+
+
+class PreparedLookup(Generic[M]):
     """`build(**values)` -> a queryset of `model` (its first row is the answer, ordered by primary key unless it
     is ordered, as .first() does); its arguments name the values. `lookup.first(**values)`: the object, or None.
 
@@ -72,7 +76,7 @@ class PreparedLookup:
         version = versions.first(model_id=3, number=1)
     """
 
-    def __init__(self, model: type[Model], build: Callable[..., QuerySet], names: tuple[str, ...] = ()) -> None:
+    def __init__(self, model: type[M], build: Callable[..., QuerySet], names: tuple[str, ...] = ()) -> None:
         self.model = model
         self.build = build
         self.names = names or tuple(inspect.signature(build).parameters)  # `names` for a build(**values)
@@ -92,7 +96,7 @@ class PreparedLookup:
             plan = self._plans[connection] = _Plan(queryset, {value: name for name, value in stand_ins.items()})
         return plan
 
-    def first(self, **values: Any) -> Model | None:
+    def first(self, **values: Any) -> M | None:
         if set(values) != set(self.names):
             raise TypeError(f"expected the values {sorted(self.names)}, got {sorted(values)}")
         if any(type(value) is not int for value in values.values()):
@@ -103,7 +107,7 @@ class PreparedLookup:
         if any(not _fits(values[name], kind) for name, kind in plan.slots if name is not None):
             # An id beyond its column's range (20 digits in a URL) is no row's; the database would refuse it.
             return None
-        params = [constant if name is None else constant(values[name]) for name, constant in plan.slots]
+        params: list[Any] = [constant if name is None else constant(values[name]) for name, constant in plan.slots]
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, params)
             found = cursor.fetchone()

@@ -139,7 +139,7 @@ class ProjectRowLookup:
             return self.anonymous.first(**values)
         row = self.viewer.first(viewer_id=viewer.pk, **values)
         if row is not None and self.project != "pk":
-            target = row
+            target: Any = row
             for name in self.project.split("__"):
                 target = getattr(target, name)
             carry_caller_role(row, target)
