@@ -9,12 +9,12 @@ object with the ORM's own parts (the compiler's columns, converters and related 
 `QuerySet.first()` does): the same fields, `select_related` objects and annotations.
 
 The queryset's shape must not depend on the values, which are ids (or the like) a row must equal: one beyond
-its column's range finds nothing. It may not prefetch. A plan is kept per connection object (one per thread),
-so the converters it holds are bound to the connection that runs it.
+its column's range finds nothing. It may not prefetch. A plan is kept per database and holds nothing of a
+connection, so every thread shares it: Django's ASGI handler runs each request's sync code in a new thread, with
+a connection object of its own (a plan per connection was a plan per request there).
 """
 
 import inspect
-import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -38,18 +38,19 @@ def _fits(value: int, kind: type) -> bool:
 
 
 class _Plan:
-    def __init__(self, queryset: QuerySet, stand_ins: dict[int, str]) -> None:
+    def __init__(self, queryset: QuerySet, stand_ins: dict[int, str], others: list[Any]) -> None:
         if getattr(queryset, "_prefetch_related_lookups", ()):
             raise ValueError("a prepared lookup cannot prefetch")
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.sql, params = compiler.as_sql()
         # (name, type) where a value goes (the type the ORM gave it: psycopg's Int4 for a 32-bit column on
-        # PostgreSQL, say), (None, constant) for the queryset's own constants.
+        # PostgreSQL, say), (None, constant) for the queryset's own constants: those that do not change with
+        # the stand-ins (`others`: the parameters of the queryset built with other ones), whatever they equal.
         self.slots = [
             (stand_ins[param], type(param))
-            if isinstance(param, int) and not isinstance(param, bool) and param in stand_ins
+            if isinstance(param, int) and not isinstance(param, bool) and param in stand_ins and param != other
             else (None, param)
-            for param in params
+            for param, other in zip(params, others, strict=True)
         ]
         unplaced = set(stand_ins.values()) - {name for name, _ in self.slots}
         if unplaced:
@@ -62,7 +63,21 @@ class _Plan:
         # Django 5.2's signature (the stubs describe a later one, with a fetch mode).
         self.populators = get_related_populators(klass_info, select, queryset.db)  # type: ignore[call-arg]
         self.annotations = list(compiler.annotation_col_map.items())
-        self.converters = list(compiler.get_converters([column[0] for column in select[: compiler.col_count]]).items())
+        # As SQLCompiler.get_converters() makes them, with the backend's methods (SQLite's) unbound from the
+        # connection that built the plan: each call binds them to its own.
+        ops = compiler.connection.ops
+        self.converters = [
+            (position, [_unbound(converter, ops) for converter in converters], expression)
+            for position, (converters, expression) in compiler.get_converters(
+                [column[0] for column in select[: compiler.col_count]]
+            ).items()
+        ]
+
+
+def _unbound(converter: Any, ops: Any) -> tuple[Any, bool]:
+    if getattr(converter, "__self__", None) is ops:
+        return converter.__func__, True
+    return converter, False
 
 
 M = TypeVar("M", bound=Model)
@@ -80,7 +95,7 @@ class PreparedLookup(Generic[M]):
         self.model = model
         self.build = build
         self.names = names or tuple(inspect.signature(build).parameters)  # `names` for a build(**values)
-        self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
+        self._plans: dict[tuple[str, str], _Plan] = {}
 
     def _queryset(self, **values: Any) -> QuerySet:
         queryset = self.build(**values)
@@ -89,11 +104,16 @@ class PreparedLookup(Generic[M]):
         return queryset[:1]
 
     def _plan(self, connection: Any, alias: str) -> _Plan:
-        plan = self._plans.get(connection)
+        key = (alias, connection.vendor)
+        plan = self._plans.get(key)
         if plan is None:
             stand_ins = {name: _STAND_IN_BASE + index for index, name in enumerate(self.names)}
             queryset = self._queryset(**stand_ins).using(alias)
-            plan = self._plans[connection] = _Plan(queryset, {value: name for name, value in stand_ins.items()})
+            others = {name: value + len(self.names) for name, value in stand_ins.items()}
+            other_params = self._queryset(**others).using(alias).query.get_compiler(using=alias).as_sql()[1]
+            plan = self._plans[key] = _Plan(
+                queryset, {value: name for name, value in stand_ins.items()}, list(other_params)
+            )
         return plan
 
     def first(self, **values: Any) -> M | None:
@@ -114,10 +134,13 @@ class PreparedLookup(Generic[M]):
         if found is None:
             return None
         row = list(found)
-        for position, (converters, expression) in plan.converters:
+        for position, converters, expression in plan.converters:
             value = row[position]
-            for converter in converters:
-                value = converter(value, expression, connection)
+            for converter, of_ops in converters:
+                if of_ops:
+                    value = converter(connection.ops, value, expression, connection)
+                else:
+                    value = converter(value, expression, connection)
             row[position] = value
         obj = plan.model.from_db(alias, plan.init_list, row[plan.start : plan.end])
         for populator in plan.populators:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Model, OuterRef, QuerySet, Subquery, Value
+from django.db.models import BigIntegerField, Model, OuterRef, QuerySet, Subquery, Value
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -116,7 +116,9 @@ def with_role_of(queryset: QuerySet, user_id: int, *, project: str = "pk") -> Qu
     project_access() asks nothing more. A query of its own was a fifth of a prediction's time, most of it the
     ORM building SQL."""
     role = Membership.objects.filter(project=OuterRef(project), user_id=user_id).order_by("pk").values("role")[:1]
-    return queryset.annotate(caller_role=Subquery(role), caller_role_of=Value(user_id))
+    # A user id's own width (BigAutoField): an IntegerField Value is psycopg's Int4, which the prepared lookup's
+    # range check answers 'no row' for an id past 2**31.
+    return queryset.annotate(caller_role=Subquery(role), caller_role_of=Value(user_id, output_field=BigIntegerField()))
 
 
 class ProjectRowLookup:

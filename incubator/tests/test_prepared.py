@@ -67,10 +67,10 @@ def test_the_sql_is_built_once_per_connection(version, user, monkeypatch):
     lookup = PreparedLookup(ModelVersion, versions)
     for number in (version.number, version.number, 2):
         lookup.first(model_id=version.model_id, number=number, viewer_id=user.pk)
-    assert compiled.count(ModelVersion) == 1
+    assert compiled.count(ModelVersion) == 2
 
     def elsewhere():
-        # Another thread has its own connection: its own plan, with converters bound to it.
+        # Another thread has its own connection (converters bound to it), and the alias's plan.
         try:
             found = lookup.first(model_id=version.model_id, number=version.number, viewer_id=user.pk)
             results.append(found.pk if found else None)
@@ -83,7 +83,7 @@ def test_the_sql_is_built_once_per_connection(version, user, monkeypatch):
     worker = threading.Thread(target=elsewhere)
     worker.start()
     worker.join()
-    assert compiled.count(ModelVersion) == 2
+    assert compiled.count(ModelVersion) == 2  # built (twice: two sets of stand-ins) once for the alias
 
 
 def test_values_take_the_place_of_every_stand_in(version, user):
