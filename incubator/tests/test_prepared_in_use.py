@@ -143,6 +143,8 @@ def test_under_asgi_the_plan_is_built_once_not_per_request(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    # Plans are kept per process: start without the one an earlier test of this process built.
+    monkeypatch.setattr(access._PROJECT.anonymous, "_plans", {})
     app = get_asgi_application()
 
     async def request():
