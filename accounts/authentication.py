@@ -21,7 +21,7 @@ from .tokens import (
     token_user_id,
 )
 
-# Every authenticated request's lookup, its SQL built once per connection.
+# Every authenticated request's lookup, its SQL built once per database (incubator.prepared).
 _USER = PreparedLookup(User, lambda user_id: User.objects.filter(pk=user_id))
 
 

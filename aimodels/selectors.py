@@ -150,7 +150,7 @@ def _version_for_predict(model_id: int, number: int) -> QuerySet:
     )
 
 
-# The hot path of serving, its SQL built once per connection (incubator.prepared).
+# The hot path of serving, its SQL built once per database (incubator.prepared).
 _VERSION_FOR_PREDICT = ProjectRowLookup(ModelVersion, _version_for_predict, project="model__project")
 
 

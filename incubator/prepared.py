@@ -1,9 +1,9 @@
-"""Lookups whose SQL the ORM builds once per database connection, for the hottest paths of the API.
+"""Lookups whose SQL the ORM builds once per database (and process), for the hottest paths of the API.
 
 Building a queryset's SQL (filters resolved, joins set up, columns named, the compiler's as_sql) cost the ORM
 about a millisecond for the lookup of a prediction (a version with its model and project, and the caller's
 role in a subquery): more than PostgreSQL took to answer it, and over half of a one-row prediction's time
-in the view (cProfile). A `PreparedLookup` builds its queryset once per connection with stand-in values,
+in the view (cProfile). A `PreparedLookup` builds its queryset once per database with stand-in values,
 keeps the SQL and where each value goes in its parameters, and from then on only runs it and makes the
 object with the ORM's own parts (the compiler's columns, converters and related populators, as
 `QuerySet.first()` does): the same fields, `select_related` objects and annotations.

@@ -189,7 +189,7 @@ def train(frame: pl.DataFrame, spec: Spec, report: algorithms.Report) -> Trained
     if task == algorithms.CLASSIFICATION:
         classes, codes = class_codes(y)
         _check_classes(classes)
-    train_rows, valid_rows = _split(frame, codes, spec, task)
+    train_rows, valid_rows = _split(frame, codes, spec)
     if len(train_rows) < 2 or len(valid_rows) < 1:
         raise EngineError(
             errors.NOT_ENOUGH_ROWS,
@@ -305,10 +305,10 @@ def _check_classes(classes: np.ndarray) -> None:
         )
 
 
-def _split(frame: pl.DataFrame, codes: np.ndarray | None, spec: Spec, task: str) -> tuple[np.ndarray, np.ndarray]:
+def _split(frame: pl.DataFrame, codes: np.ndarray | None, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     """Row numbers of the training rows and of the held-out rows (train_test_split's order for a ratio). A
-    classifier's rows are stratified by their class codes (class_codes): the split scikit-learn makes from the
-    labels themselves, which it turns into the same codes first."""
+    classifier's rows (`codes`, None for other tasks) are stratified by their class codes (class_codes): the split
+    scikit-learn makes from the labels themselves, which it turns into the same codes first."""
     if spec.validation is None:
         assert spec.split_column is not None  # check() made sure
         split = frame[spec.split_column].cast(pl.String)
@@ -318,9 +318,8 @@ def _split(frame: pl.DataFrame, codes: np.ndarray | None, spec: Spec, task: str)
         )
     rows = np.arange(frame.height)
     stratify = None
-    if task == algorithms.CLASSIFICATION and codes is not None:
-        if np.bincount(codes).min() >= 2:
-            stratify = codes
+    if codes is not None and np.bincount(codes).min() >= 2:
+        stratify = codes
     try:
         return _ratio_split(rows, spec, stratify)
     except ValueError:

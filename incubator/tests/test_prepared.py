@@ -1,4 +1,4 @@
-"""PreparedLookup: the object QuerySet.first() makes, from SQL the ORM built once per connection."""
+"""PreparedLookup: the object QuerySet.first() makes, from SQL the ORM built once per database."""
 
 import threading
 
@@ -55,7 +55,7 @@ def test_the_object_is_the_one_first_makes(version, user, django_assert_num_quer
     assert found.caller_role is None and lookup.first(model_id=version.model_id, number=99, viewer_id=1) is None
 
 
-def test_the_sql_is_built_once_per_connection(version, user, monkeypatch):
+def test_the_sql_is_built_once_per_database(version, user, monkeypatch):
     compiled = []
     original = SQLCompiler.as_sql
 
