@@ -111,6 +111,31 @@ class TrainingJob(models.Model):
         return self.status in self.FINISHED
 
 
+class ProjectJobCounts(models.Model):
+    """A project's training jobs counted by status, kept by aimodels.services in the transaction that creates a
+    job or moves its status (one row per project with a job). What the analytics overview sums: adding up a few
+    numbers per project instead of reading every job row (bench/analytics.py). `timed`: the succeeded jobs with
+    both a start and an end, whose durations the overview's percentiles read. `job_counts_rebuild` recounts
+    them from the jobs."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="job_counts", verbose_name=_("project")
+    )
+    queued = models.PositiveIntegerField(_("queued"), default=0)
+    running = models.PositiveIntegerField(_("running"), default=0)
+    succeeded = models.PositiveIntegerField(_("succeeded"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    cancelled = models.PositiveIntegerField(_("cancelled"), default=0)
+    timed = models.PositiveIntegerField(_("timed"), default=0)
+
+    class Meta:
+        verbose_name = _("job counts of a project")
+        verbose_name_plural = _("job counts of projects")
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {self.queued}/{self.running}/{self.succeeded}/{self.failed}/{self.cancelled}"
+
+
 class JobMetric(models.Model):
     """One point of a per-step series (loss, validation accuracy, ...) reported while a job trains."""
 

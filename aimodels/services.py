@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,7 +41,7 @@ from .algorithms import base as algorithms
 from .engine import artifacts, training
 from .engine import errors as engine_errors
 from .errors import JobNotCancellable, JobNotFinished, ModelHasVersions, ModelNameTaken, StageUnchanged
-from .models import JobLog, JobMetric, Model, ModelVersion, TrainingJob
+from .models import JobLog, JobMetric, Model, ModelVersion, ProjectJobCounts, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +84,71 @@ def _job_event(type_: str, job: TrainingJob, payload: dict[str, Any], *, actor_i
     )
 
 
-def _status_event(job: TrainingJob, *, actor_id: int | None = None) -> None:
+JobState = tuple[str, bool]  # (status, timed)
+
+
+def _job_state(job: TrainingJob) -> JobState:
+    """Where a job counts in ProjectJobCounts: its status, and whether it is timed (succeeded, with a start and an
+    end: a duration the overview's percentiles read)."""
+    timed = job.status == Status.SUCCEEDED and job.started_at is not None and job.finished_at is not None
+    return str(job.status), timed
+
+
+def _status_event(job: TrainingJob, before: JobState | None, *, actor_id: int | None = None) -> None:
+    """The job's status changed from `before` (None: it is new): its project's counts follow, its event is
+    written, and the figures that count jobs are invalidated, all in the caller's transaction."""
+    _job_counts_move(job.project_id, before, _job_state(job))
     _job_event("job.status", job, _job_status_payload(job), actor_id=actor_id)
     generation_bump(JOBS_GENERATION)
+
+
+# --- job counts ---------------------------------------------------------------------------------------------
+
+
+def _job_counts_move(project_id: int, before: JobState | None, after: JobState) -> None:
+    """Moves one job of the project from `before` to `after` in ProjectJobCounts (the row is made with the
+    project's first job). A concurrent first job of the same project made the row first: the update then finds
+    it. Counts that would go below zero, or a missing row for a job that was there, mean the counts were changed
+    by hand: the project's are counted again from its jobs."""
+    delta: dict[str, int] = {}
+    for state, step in ((before, -1), (after, 1)):
+        if state is not None:
+            delta[state[0]] = delta.get(state[0], 0) + step
+            if state[1]:
+                delta["timed"] = delta.get("timed", 0) + step
+    delta = {name: step for name, step in delta.items() if step}
+    if not delta:
+        return
+    changes = {name: F(name) + step for name, step in delta.items()}
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                if ProjectJobCounts.objects.filter(project_id=project_id).update(**changes):
+                    return
+                ProjectJobCounts.objects.create(project_id=project_id, **delta)
+                return
+        except IntegrityError:
+            continue
+    job_counts_rebuild(project_ids=[project_id])
+
+
+def job_counts_rebuild(*, project_ids: list[int] | None = None) -> int:
+    """Counts the jobs of the given projects (all of them by default) again into ProjectJobCounts, in one
+    transaction; returns the number of projects with jobs. The services keep the counts as jobs move: this is
+    the repair (`manage.py jobs_recount`) and what loads them after rows were written without the services."""
+    jobs = TrainingJob.objects.order_by()
+    counts = ProjectJobCounts.objects.all()
+    if project_ids is not None:
+        jobs, counts = jobs.filter(project_id__in=project_ids), counts.filter(project_id__in=project_ids)
+    timed = Q(status=Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
+    rows = jobs.values("project_id").annotate(
+        **{str(status): Count("pk", filter=Q(status=status)) for status in Status.values},
+        timed=Count("pk", filter=timed),
+    )
+    with transaction.atomic():
+        counts.delete()
+        made = ProjectJobCounts.objects.bulk_create([ProjectJobCounts(**row) for row in rows], batch_size=2000)
+    return len(made)
 
 
 def _log(job_id: int, level: str, message: str) -> None:
@@ -178,7 +240,7 @@ def job_create(*, project: Project, version: DatasetVersion, actor: User, data: 
     spec = _job_spec(project=project, version=version, data=data)
     with transaction.atomic():
         job = TrainingJob.objects.create(created_by=actor, **spec)
-        _status_event(job, actor_id=actor.id)
+        _status_event(job, None, actor_id=actor.id)
         _dispatch(actor.id)
     _log(job.id, "INFO", f"queued: {job.algorithm} on {version.dataset.name} v{version.number}")
     job.refresh_from_db()
@@ -204,7 +266,7 @@ def job_retry(*, job: TrainingJob, actor: User) -> TrainingJob:
     spec = _job_spec(project=job.project, version=job.dataset_version, data=data)
     with transaction.atomic():
         new = TrainingJob.objects.create(created_by=actor, attempt=job.attempt + 1, retry_of=job, **spec)
-        _status_event(new, actor_id=actor.id)
+        _status_event(new, None, actor_id=actor.id)
         _dispatch(actor.id)
     _log(new.id, "INFO", f"queued: attempt {new.attempt}, a retry of job {job.id}")
     new.refresh_from_db()
@@ -271,11 +333,12 @@ def job_cancel(*, job: TrainingJob, actor: User | None) -> TrainingJob:
         if job.is_finished:
             raise JobNotCancellable(details={"status": job.status})
         was_running = job.status == Status.RUNNING
+        before = _job_state(job)
         job.status = Status.CANCELLED
         job.stage = _("Cancelled")
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "stage", "finished_at"])
-        _status_event(job, actor_id=actor.id if actor else None)
+        _status_event(job, before, actor_id=actor.id if actor else None)
         task_id, user_id = job.task_id, job.created_by_id
         if task_id and not was_running:
             transaction.on_commit(lambda: _revoke(task_id))
@@ -310,13 +373,14 @@ def _claim(job_id: int, task_id: str, worker: str) -> tuple[TrainingJob | None, 
         if job.status != Status.QUEUED:
             return None, False
         now = timezone.now()
+        before = _job_state(job)
         job.status = Status.RUNNING
         job.started_at = now
         job.heartbeat_at = now
         job.worker = worker[:255]
         job.stage = _("Loading the data")
         job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "stage"])
-        _status_event(job)
+        _status_event(job, before)
     return job, True
 
 
@@ -350,13 +414,14 @@ def _fail(
             return False
         if expect_heartbeat is not None and job.heartbeat_at != expect_heartbeat:
             return False
+        before = _job_state(job)
         job.status = Status.FAILED
         job.error_code = code
         job.error_message = message[:2000]
         job.finished_at = timezone.now()
         job.stage = _("Failed")
         job.save(update_fields=["status", "error_code", "error_message", "finished_at", "stage"])
-        _status_event(job)
+        _status_event(job, before)
         user_id = job.created_by_id
         transaction.on_commit(lambda: _dispatch_now(user_id))
     _log(job_id, "ERROR", f"{code}: {log or message}")
@@ -644,6 +709,7 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
             model.latest_version = version
             model.version_count = F("version_count") + 1
             model.save(update_fields=["last_number", "latest_version", "version_count", "updated_at"])
+            before = _job_state(locked)
             locked.status = Status.SUCCEEDED
             locked.progress = 100.0
             locked.stage = _("Succeeded")
@@ -663,7 +729,7 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
                     "finished_at",
                 ]
             )
-            _status_event(locked)
+            _status_event(locked, before)
             _model_version_event("model.version.created", version, model)
             generation_bump(MODELS_GENERATION)
             user_id = locked.created_by_id

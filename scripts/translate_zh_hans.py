@@ -10,6 +10,14 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    # Each project's job counts (aimodels.ProjectJobCounts)
+    "queued": "排队中",
+    "running": "运行中",
+    "succeeded": "已成功",
+    "cancelled": "已取消",
+    "timed": "有时长的",
+    "job counts of a project": "项目的训练任务计数",
+    "job counts of projects": "项目的训练任务计数",
     # Live stream (incubator/events)
     "A stream stays with the user who opened it.": "一个实时流只属于打开它的用户。",
     "A message must be a JSON object of the stream protocol.": "消息必须是实时流协议规定的 JSON 对象。",
