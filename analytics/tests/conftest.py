@@ -5,10 +5,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from django.db.models import F
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from aimodels.models import Model, ModelVersion, TrainingJob
+from aimodels.services import job_counts_rebuild
 from datasets.models import Dataset, DatasetVersion
 from projects.models import Application, Membership, Project
 from projects.tests.factories import make_project
@@ -63,6 +65,8 @@ class Make:
             format="csv",
             content_type="text/csv",
         )
+        # As datasets.services._version_new keeps it (the overview sums it).
+        Dataset.objects.filter(pk=dataset.pk).update(version_count=F("version_count") + 1)
         return _dated(version, created_at=created_at)
 
     @staticmethod
@@ -86,6 +90,7 @@ class Make:
             started_at=started_at,
             finished_at=finished_at,
         )
+        job_counts_rebuild(project_ids=[project.id])  # as aimodels.services keeps them when a job is made
         return _dated(job, created_at=created_at)
 
     @staticmethod

@@ -313,6 +313,25 @@ def test_a_member_never_counts_another_teams_private_data(teams):
     assert overview(scope=Scope(teams["them"]))["models"]["in_production"] == 1
 
 
+def test_a_members_job_durations_leave_out_hidden_projects(make, teams, admin):
+    start = utc(2026, 3, 1)
+    for project, seconds in (
+        (teams["ours"], 10),
+        (teams["public"], 20),
+        (teams["theirs"], 1000),
+        (teams["theirs"], 2000),
+    ):
+        make.job(project, status="succeeded", started_at=start, finished_at=start + timedelta(seconds=seconds))
+    # percentile_cont over [10, 20] for us, [20, 1000, 2000] for them, all four for an admin.
+    assert overview(scope=Scope(teams["us"]))["jobs"]["duration_seconds"] == {"median": 15.0, "p90": 19.0}
+    assert overview(scope=Scope(teams["them"]))["jobs"]["duration_seconds"] == {"median": 1000.0, "p90": 1800.0}
+    assert overview(scope=Scope(admin))["jobs"]["duration_seconds"] == {"median": 510.0, "p90": 1700.0}
+    narrowed = overview(scope=Scope(teams["us"], project_id=teams["public"].id))
+    assert narrowed["jobs"]["duration_seconds"] == {"median": 20.0, "p90": 20.0}
+    narrowed = overview(scope=Scope(admin, project_id=teams["theirs"].id))
+    assert narrowed["jobs"]["duration_seconds"] == {"median": 1500.0, "p90": 1900.0}
+
+
 def test_an_admin_counts_everything_and_a_project_narrows(teams, admin):
     whole = overview(scope=Scope(admin))
     assert whole["projects"]["total"] == 3
@@ -524,6 +543,6 @@ def test_the_number_of_queries_does_not_grow_with_the_data(make, admin, who):
     _grow(make, 6)
     large = [_queries(call, scope) for call in calls for scope in scopes]
     assert small == large
-    # The overview: projects, users, datasets, dataset versions, jobs, the two values around each of the two
+    # The overview: projects, users, datasets with their versions, jobs, the two values around each of the two
     # percentiles' ranks, models; a trend or an activity chart, one UNION query whatever the number of series.
-    assert large == [8, 8, 1, 1, 1, 1]
+    assert large == [7, 7, 1, 1, 1, 1]
