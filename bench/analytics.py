@@ -375,7 +375,8 @@ def overview_sql(member: bool) -> dict[str, str]:
             f"coalesce(sum(c.timed), 0) FROM aimodels_projectjobcounts AS c{where(scope('c.project_id'))}"
         ),
         "duration_median": duration,
-        "duration_p90": duration,
+        # An upper percentile walks down from the longest duration (%(limit)s rows: the values at low + 1 and low).
+        "duration_p90": duration.replace("ORDER BY 1 LIMIT 2", "ORDER BY 1 DESC LIMIT %(limit)s"),
     }
 
 
@@ -389,7 +390,12 @@ def percentile_rank(fraction: float, n: int) -> tuple[int, float]:
 def overview_params(name: str, user_id: int, timed: int) -> dict[str, Any]:
     params: dict[str, Any] = {"user": user_id}
     if name.startswith("duration_"):
-        params["offset"] = percentile_rank(PERCENTILES[name.removeprefix("duration_")], timed)[0]
+        fraction = PERCENTILES[name.removeprefix("duration_")]
+        low = percentile_rank(fraction, timed)[0]
+        params["offset"] = low
+        if fraction > 0.5:  # as analytics.selectors.figures._durations slices from the other end
+            params["offset"] = max(timed - 2 - low, 0)
+            params["limit"] = max(timed - low, params["offset"] + 1) - params["offset"]
     return params
 
 
@@ -406,6 +412,8 @@ def overview_reference(conn: Any, member: bool, user_id: int) -> dict:
             continue
         values = [round(v.total_seconds(), 3) for (v,) in conn.execute(sql, overview_params(name, user_id, timed))]
         low, position = percentile_rank(PERCENTILES[name.removeprefix("duration_")], timed)
+        if PERCENTILES[name.removeprefix("duration_")] > 0.5:
+            values.reverse()  # read longest first
         if timed == 0 or not values:
             durations[name.removeprefix("duration_")] = None
             continue

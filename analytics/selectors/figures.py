@@ -316,14 +316,22 @@ def _durations(jobs: QuerySet, n: int) -> dict[str, float | None]:
     """The continuous percentiles (PostgreSQL's percentile_cont: linear between the two values around the rank)
     of the durations of the `n` timed jobs. Each reads the two values around its rank with ORDER BY ... OFFSET,
     which on PostgreSQL walks the partial index of succeeded jobs' durations (aimodels' job_duration) instead of
-    sorting every duration: 8 ms instead of ~150 ms over 130,000 jobs (bench/analytics.py). One query per
-    percentile, also when n is 0, so the number of queries stays the same."""
-    timed = jobs.filter(TIMED).annotate(duration=DURATION).order_by("duration")
+    sorting every duration: 8 ms instead of ~150 ms over 130,000 jobs (bench/analytics.py). A rank in the upper
+    half is walked to from the longest duration down, so p90 reads a tenth of the index, not nine tenths. One
+    query per percentile, also when n is 0, so the number of queries stays the same."""
+    timed = jobs.filter(TIMED).annotate(duration=DURATION)
     out: dict[str, float | None] = {}
     for name, fraction in PERCENTILES.items():
         position = fraction * (n - 1) if n else 0.0
         low = int(position)
-        values = [_seconds(value) for value in timed.values_list("duration", flat=True)[low : low + 2]]
+        if fraction <= 0.5:
+            rows = timed.order_by("duration")[low : low + 2]
+        else:  # the values at `low` and `low + 1` from the other end: n - 1 - low and n - 2 - low, longest first
+            start = max(n - 2 - low, 0)
+            rows = timed.order_by("-duration")[start : max(n - low, start + 1)]  # never an empty slice: no query
+        values = [_seconds(value) for value in rows.values_list("duration", flat=True)]
+        if fraction > 0.5:
+            values.reverse()
         if n == 0 or not values:
             out[name] = None
             continue
