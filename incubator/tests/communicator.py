@@ -20,6 +20,26 @@ except ModuleNotFoundError:
     sys.modules.setdefault("daphne", types.ModuleType("daphne"))
     sys.modules["daphne.testing"] = placeholder
 
-from channels.testing import WebsocketCommunicator  # noqa: E402
+from channels.testing import WebsocketCommunicator as _Communicator  # noqa: E402
+
+# How long a test waits for what it expects by default. channels waits 1 second, and on a loaded 2-core machine
+# a process's first connect (imports, the first database connection) took longer: CI's PostgreSQL run failed
+# once with a TimeoutError in connect(). A test that expects nothing passes its own, short timeout.
+PATIENCE = 10
+
+
+class WebsocketCommunicator(_Communicator):
+    async def connect(self, timeout=PATIENCE):
+        return await super().connect(timeout)
+
+    async def receive_from(self, timeout=PATIENCE):
+        return await super().receive_from(timeout)
+
+    async def receive_json_from(self, timeout=PATIENCE):
+        return await super().receive_json_from(timeout)
+
+    async def receive_output(self, timeout=PATIENCE):
+        return await super().receive_output(timeout)
+
 
 __all__ = ["WebsocketCommunicator"]
