@@ -109,7 +109,12 @@ def _job_counts_move(project_id: int, before: JobState | None, after: JobState) 
     """Moves one job of the project from `before` to `after` in ProjectJobCounts (the row is made with the
     project's first job). A concurrent first job of the same project made the row first: the update then finds
     it. Counts that would go below zero, or a missing row for a job that was there, mean the counts were changed
-    by hand: the project's are counted again from its jobs."""
+    by hand: the project's are counted again from its jobs.
+
+    The counts row is locked until the transaction ends, so it is the last row a transaction waits for: every
+    job row it will lock is locked before (a project's deletion locks its jobs first, signals.py; job_create
+    dispatches before counting; _succeed locks the project before the job). The other order deadlocks
+    against a status move, which holds its job's row when it reaches the counts (test_job_counts_locks.py)."""
     delta: dict[str, int] = {}
     for state, step in ((before, -1), (after, 1)):
         if state is not None:
@@ -129,7 +134,13 @@ def _job_counts_move(project_id: int, before: JobState | None, after: JobState) 
                 return
         except IntegrityError:
             continue
-    job_counts_rebuild(project_ids=[project_id])
+    try:
+        with transaction.atomic():
+            job_counts_rebuild(project_ids=[project_id])
+    except IntegrityError:
+        # Another transaction recounted the project at the same moment and made its row: this move, not yet
+        # committed, is not in that count.
+        ProjectJobCounts.objects.filter(project_id=project_id).update(**changes)
 
 
 def job_counts_rebuild(*, project_ids: list[int] | None = None) -> int:
@@ -240,8 +251,9 @@ def job_create(*, project: Project, version: DatasetVersion, actor: User, data: 
     spec = _job_spec(project=project, version=version, data=data)
     with transaction.atomic():
         job = TrainingJob.objects.create(created_by=actor, **spec)
-        _status_event(job, None, actor_id=actor.id)
+        # The user's waiting jobs before the project's job counts (see _job_counts_move on the order of locks).
         _dispatch(actor.id)
+        _status_event(job, None, actor_id=actor.id)
     _log(job.id, "INFO", f"queued: {job.algorithm} on {version.dataset.name} v{version.number}")
     job.refresh_from_db()
     return job
@@ -266,8 +278,8 @@ def job_retry(*, job: TrainingJob, actor: User) -> TrainingJob:
     spec = _job_spec(project=job.project, version=job.dataset_version, data=data)
     with transaction.atomic():
         new = TrainingJob.objects.create(created_by=actor, attempt=job.attempt + 1, retry_of=job, **spec)
-        _status_event(new, None, actor_id=actor.id)
         _dispatch(actor.id)
+        _status_event(new, None, actor_id=actor.id)
     _log(new.id, "INFO", f"queued: attempt {new.attempt}, a retry of job {job.id}")
     new.refresh_from_db()
     return new
@@ -684,6 +696,8 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
     try:
         reporter.flush()
         with transaction.atomic():
+            # The project's row before the job's, as its deletion takes them (_model_for locks it for the model).
+            Project.objects.select_for_update().filter(pk=job.project_id).first()
             locked = TrainingJob.objects.select_for_update().filter(pk=job.pk, task_id=job.task_id).first()
             if locked is None or locked.status != Status.RUNNING:
                 transaction.on_commit(lambda: storage.delete_quietly(name))

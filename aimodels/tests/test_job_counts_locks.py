@@ -1,0 +1,80 @@
+"""The order of row locks around each project's job counts, on PostgreSQL: a status move holds its job's row when
+it reaches the counts row, so no other transaction may hold the counts row while it waits for a job row. Each test
+holds a cancel between the two (after the job's row, before the counts) while another transaction runs, then lets
+it go: with the locks taken the other way round, PostgreSQL answers one of them "deadlock detected" (seen on the
+first version: a project's deletion, and a new job dispatching the user's waiting ones)."""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from aimodels import services
+from projects import services as project_services
+
+from .factories import spec
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _held_cancel_beside(job: Any, owner: Any, other: Callable[[], Any], monkeypatch: Any) -> dict[str, str]:
+    """Cancels `job` in one thread, held after it has locked the job's row, while `other` runs in another."""
+    release, out = threading.Event(), {}
+    real = services._status_event
+
+    def held(*args: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "cancel":
+            release.wait(10)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_status_event", held)
+
+    def run(name: str, action: Callable[[], Any]) -> None:
+        try:
+            action()
+            out[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - what each transaction got is what the test inspects
+            out[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    cancel = threading.Thread(
+        name="cancel", target=run, args=("cancel", lambda: services.job_cancel(job=job, actor=owner))
+    )
+    second = threading.Thread(name="other", target=run, args=("other", other))
+    cancel.start()
+    time.sleep(0.5)  # the cancel holds the job's row
+    second.start()
+    time.sleep(1.0)  # the other transaction has gone as far as it can
+    release.set()
+    cancel.join(30)
+    second.join(30)
+    return out
+
+
+def test_deleting_a_project_while_one_of_its_jobs_moves(project, owner, version, monkeypatch):
+    with override_settings(AIMODELS_MAX_RUNNING_PER_USER=0):
+        job = services.job_create(project=project, version=version, actor=owner, data=spec())
+    out = _held_cancel_beside(
+        job, owner, lambda: project_services.project_delete(project=project, actor=owner), monkeypatch
+    )
+    assert out == {"cancel": "ok", "other": "ok"}
+
+
+def test_a_new_job_dispatching_a_waiting_one_that_is_being_cancelled(project, owner, version, monkeypatch):
+    with override_settings(AIMODELS_MAX_RUNNING_PER_USER=0):
+        waiting = services.job_create(project=project, version=version, actor=owner, data=spec())
+    assert waiting.task_id == ""  # it waits for one of its user's running slots
+    monkeypatch.setattr(services, "_send", lambda *args, **kwargs: None)
+    with override_settings(AIMODELS_MAX_RUNNING_PER_USER=3):  # the new job's dispatch will take the waiting one
+        out = _held_cancel_beside(
+            waiting,
+            owner,
+            lambda: services.job_create(project=project, version=version, actor=owner, data=spec()),
+            monkeypatch,
+        )
+    assert out == {"cancel": "ok", "other": "ok"}
