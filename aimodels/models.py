@@ -17,6 +17,11 @@ TASK_CHOICES = [
 ]
 
 
+# The jobs with a duration: succeeded, with a start and an end (the analytics percentiles read them; each project's
+# count of them is ProjectJobCounts.timed).
+TIMED = Q(status="succeeded", started_at__isnull=False, finished_at__isnull=False)
+
+
 class TrainingJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -98,7 +103,7 @@ class TrainingJob(models.Model):
             models.Index(
                 F("finished_at") - F("started_at"),
                 name="job_duration",
-                condition=Q(status="succeeded", started_at__isnull=False, finished_at__isnull=False),
+                condition=TIMED,
                 include=["project", "started_at", "finished_at"],
             ),
         ]

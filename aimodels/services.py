@@ -41,7 +41,7 @@ from .algorithms import base as algorithms
 from .engine import artifacts, training
 from .engine import errors as engine_errors
 from .errors import JobNotCancellable, JobNotFinished, ModelHasVersions, ModelNameTaken, StageUnchanged
-from .models import JobLog, JobMetric, Model, ModelVersion, ProjectJobCounts, TrainingJob
+from .models import TIMED, JobLog, JobMetric, Model, ModelVersion, ProjectJobCounts, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +151,9 @@ def job_counts_rebuild(*, project_ids: list[int] | None = None) -> int:
     counts = ProjectJobCounts.objects.all()
     if project_ids is not None:
         jobs, counts = jobs.filter(project_id__in=project_ids), counts.filter(project_id__in=project_ids)
-    timed = Q(status=Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
     rows = jobs.values("project_id").annotate(
         **{str(status): Count("pk", filter=Q(status=status)) for status in Status.values},
-        timed=Count("pk", filter=timed),
+        timed=Count("pk", filter=TIMED),
     )
     with transaction.atomic():
         counts.delete()

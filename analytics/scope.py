@@ -6,6 +6,7 @@ private data; the cache keys name the scope too, since two callers who read diff
 share an answer.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,16 +51,11 @@ class Scope:
 
     def q(self, path: str = "project") -> Q:
         """A filter for rows that hang on a project through `path` (`project`, `dataset__project`...)."""
-        if self.is_whole_platform():
-            return Q()
-        narrowed = Q(**{f"{path}_id": self.project_id}) if self.project_id is not None else Q()
-        if self.is_admin:
-            return narrowed
         # "No hidden project of the caller is this row's" rather than "in the many visible ones": the same rows
         # (every row has a project), but PostgreSQL plans an anti-join against the few private projects instead
         # of probing a subquery per row (bench/analytics.py: a member's job counts 310 ms -> 70-90 ms with NOT IN
         # over 200,000 jobs, and about 40% less again with NOT EXISTS).
-        return narrowed & Q(~Exists(self.hidden().filter(pk=OuterRef(path))))
+        return self._rows(path, lambda: Q(~Exists(self.hidden().filter(pk=OuterRef(path)))))
 
     def q_probe(self, path: str = "project") -> Q:
         """The rows of q(), for a statement that tests them one by one as it walks an index (a percentile's
@@ -67,9 +63,12 @@ class Scope:
         answers from one hash of the hidden ids built once per statement (a "hashed SubPlan"). The NOT EXISTS of q()
         is planned there as an anti-join that drops the index walk for a sort of every row (bench/analytics.py:
         a member's p90 94 -> 50 ms). Safe as NOT IN: neither the ids nor a row's project can be NULL."""
+        return self._rows(path, lambda: ~Q(**{f"{path}_id__in": self.hidden().values("pk")}))
+
+    def _rows(self, path: str, not_hidden: Callable[[], Q]) -> Q:
         if self.is_whole_platform():
             return Q()
         narrowed = Q(**{f"{path}_id": self.project_id}) if self.project_id is not None else Q()
         if self.is_admin:
             return narrowed
-        return narrowed & ~Q(**{f"{path}_id__in": self.hidden().values("pk")})
+        return narrowed & not_hidden()

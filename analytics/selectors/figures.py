@@ -32,7 +32,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from aimodels.models import ModelVersion, ProjectJobCounts, TrainingJob
+from aimodels.models import TIMED, ModelVersion, ProjectJobCounts, TrainingJob
 from datasets.models import Dataset, DatasetVersion
 from incubator.errors import InvalidInput
 from projects.models import Application, Membership, Project
@@ -296,7 +296,6 @@ def project_activity(*, scope: Scope, interval: str, start: date, end: date, tz:
 
 
 DURATION = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-TIMED = Q(status=TrainingJob.Status.SUCCEEDED.value, started_at__isnull=False, finished_at__isnull=False)
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 
 
