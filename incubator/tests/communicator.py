@@ -4,8 +4,10 @@ channels.testing imports daphne (for ChannelsLiveServerTestCase, which this proj
 start real granian/uvicorn processes); without daphne installed a placeholder stands in for that import.
 """
 
+import asyncio
 import sys
 import types
+from typing import Any
 
 try:
     import daphne.testing  # noqa: F401
@@ -42,4 +44,20 @@ class WebsocketCommunicator(_Communicator):
         return await super().receive_output(timeout)
 
 
-__all__ = ["WebsocketCommunicator"]
+def run(coro: Any) -> Any:
+    """asyncio.run for a test, then a new channel layer for the next loop.
+
+    The layer is a process-wide object made for a server's one event loop, and channels_redis' core layer keeps
+    asyncio locks in it across loops: a receive cancelled while it waits for the per-channel clean lock leaves
+    that lock behind (channels_redis #313), bound to the loop that ended, and the next loop's receive on the
+    process's channel fails with "bound to a different event loop" (CI's `lists` step, twice). A server never
+    changes loop; tests do, so they start each loop with a fresh layer."""
+    from channels.layers import channel_layers
+
+    try:
+        return asyncio.run(coro)
+    finally:
+        channel_layers.backends.clear()
+
+
+__all__ = ["WebsocketCommunicator", "run"]

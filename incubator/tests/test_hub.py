@@ -17,9 +17,7 @@ from incubator.events.hub import Hub, Outbox, hub_for
 from incubator.events.stream import Subscriber, TooSlow, TopicState
 from incubator.events.topics import topic_group
 
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+from .communicator import run
 
 
 class Server:

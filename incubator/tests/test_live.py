@@ -1,11 +1,11 @@
 """A real ASGI server process: HTTP and WebSocket end to end, and readiness with the database unreachable."""
 
-import asyncio
 import json
 
 import httpx
 import pytest
 
+from .communicator import run
 from .live import asgi_server
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
@@ -49,7 +49,7 @@ def test_http_and_websocket_end_to_end(server):
                     await ws.recv()
                 assert closed.value.rcvd.code == 4404
 
-        asyncio.run(talk())
+        run(talk())
 
 
 def test_database_unreachable_gives_503_naming_it():

@@ -18,6 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.tests.factories import UserFactory
 from projects.tests.factories import make_project
 
+from .communicator import run
 from .live import asgi_server
 from .test_stream import _unpublished, in_thread, record
 
@@ -81,7 +82,7 @@ def test_websocket_replay_then_live_across_a_reconnect(server, owner_and_topic):
                 with pytest.raises(TimeoutError):
                     await receive_events(ws, 1, timeout=1)
 
-        asyncio.run(talk())
+        run(talk())
 
 
 def test_websocket_refusals_on_a_real_server(owner_and_topic):
@@ -120,7 +121,7 @@ def test_websocket_refusals_on_a_real_server(owner_and_topic):
                     f"user:{owner.pk}"
                 ]
 
-        asyncio.run(talk())
+        run(talk())
 
 
 def sse_events(lines, count: int) -> list[dict]:
@@ -197,7 +198,7 @@ def test_two_hundred_open_sse_streams_do_not_hold_request_threads(owner_and_topi
                 for stream in streams:
                     await stream.aclose()
 
-        asyncio.run(load())
+        run(load())
 
 
 def _raw_websocket(port: int, token: str, topic: str):
@@ -252,7 +253,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_carry_on(server, 
             slow.close()
             assert received < 800 * 60_000
 
-        asyncio.run(talk())
+        run(talk())
 
 
 def _big_events(topic: str, n: int) -> list[int]:

@@ -34,6 +34,7 @@ from incubator.servers import free_port
 from incubator.tasks import ping
 from projects.tests.factories import make_project
 
+from .communicator import run
 from .live import ROOT, asgi_server
 from .live import test_database_url as database_url
 from .test_errors import assert_error
@@ -363,7 +364,7 @@ def test_a_websocket_counts_while_open_and_replays_are_counted(user):
         await asyncio.sleep(0.05)
         assert current("incubator_live_connections", transport="websocket") == open_before
 
-    asyncio.run(talk())
+    run(talk())
 
 
 @pytest.mark.django_db
@@ -419,7 +420,7 @@ def test_a_server_sent_events_stream_counts_while_open(user):
         await asyncio.wait_for(task, 5)
         assert current("incubator_live_connections", transport="sse") == before
 
-    asyncio.run(stream())
+    run(stream())
 
 
 # --- datasets and tasks ------------------------------------------------------------------------------------

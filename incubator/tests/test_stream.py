@@ -21,7 +21,7 @@ from projects import services as project_services
 from projects.models import Project
 from projects.tests.factories import add_member, make_project
 
-from .communicator import WebsocketCommunicator
+from .communicator import WebsocketCommunicator, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,10 +85,6 @@ async def events(ws, count: int, timeout: float = 3) -> list[dict]:
     got = [await ws.receive_json_from(timeout=timeout) for _ in range(count)]
     assert all(message["type"] not in {"error", "heartbeat"} for message in got), got
     return got
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 # Authentication ------------------------------------------------------------------------------------------------
@@ -736,3 +732,43 @@ def test_a_stream_token_checked_while_the_cache_is_down_is_503_not_token_invalid
     with pytest.raises(StreamAuthError) as refused:
         stream_authenticate(token)
     assert (refused.value.error.status_code, refused.value.error.details) == (503, {"unavailable": ["cache"]})
+
+
+# Loops one after another (tests) -------------------------------------------------------------------------------------
+
+
+def test_a_receive_cancelled_in_one_loop_does_not_break_the_next_loops_receives():
+    """channels_redis' core layer leaves a per-channel clean lock behind when a receive is cancelled while waiting
+    for it (#313); a later loop's receive on the process's channel then failed with "bound to a different event
+    loop" (CI's lists step, twice). `run` gives each loop a new layer, as a server's one loop has its own."""
+    from channels_redis.core import RedisChannelLayer
+
+    if not isinstance(get_channel_layer(), RedisChannelLayer):
+        pytest.skip("only channels_redis' core layer (CHANNEL_LAYER_KIND=lists) keeps these locks")
+
+    async def cancel_waiting_receives():
+        layer = get_channel_layer()
+        for attempt in range(300):
+            channels = [await layer.new_channel() for _ in range(5)]
+            for channel in channels:
+                await layer.send(channel, {"type": "x"})
+            receives = [asyncio.ensure_future(layer.receive(channel)) for channel in channels]
+            await asyncio.sleep(attempt % 40 / 10_000)
+            for receive in receives:
+                receive.cancel()
+            await asyncio.gather(*receives, return_exceptions=True)
+            await asyncio.gather(*layer.receive_cleaners, return_exceptions=True)
+            if layer.receive_clean_locks.wait_counts:  # every receive and cleaner is done: left behind
+                return True
+        return False
+
+    async def receive_in_a_new_loop():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for n in range(3):
+            await layer.send(channel, {"type": "y", "n": n})
+        return [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(3)]
+
+    if not run(cancel_waiting_receives()):
+        pytest.skip("this channels_redis released every lock: nothing left behind to test")
+    assert run(receive_in_a_new_loop()) == [0, 1, 2]

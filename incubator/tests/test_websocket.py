@@ -1,6 +1,5 @@
 """WebSocket plumbing: malformed frames get a contract error (never an exception), and the Origin rule."""
 
-import asyncio
 import json
 
 import pytest
@@ -9,14 +8,10 @@ from django.urls import re_path
 
 from incubator.asgi import application
 
-from .communicator import WebsocketCommunicator
+from .communicator import WebsocketCommunicator, run
 
 BROWSER = [(b"origin", b"http://127.0.0.1:5173")]
 ERROR_CODES = {"INVALID_INPUT", "PARSE_ERROR"}
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 async def connected(path="/ws/v1/health", headers=BROWSER, app=application):
