@@ -387,6 +387,15 @@ def test_json_array(tmp_path):
     assert frame["extra"].to_list() == [None, None, "only here"]
 
 
+def test_json_dates_with_spaces_and_null_markers_keep_every_value(tmp_path):
+    # Typed as a CSV column is: the values are cleaned (spaces, "NA") before they are parsed, so none is lost.
+    records = [{"day": "2024-01-05"}, {"day": " 2024-02-01 "}, {"day": "NA"}, {"day": None}]
+    _detected, converted, frame = _load(tmp_path, "days.json", json.dumps(records))
+
+    assert _types(converted) == {"day": "date"}
+    assert frame["day"].to_list() == [dt.date(2024, 1, 5), dt.date(2024, 2, 1), None, None]
+
+
 def test_json_array_in_gb18030_with_bom_or_not(tmp_path):
     text = json.dumps([{"城市": "北京", "n": 1}, {"城市": "上海", "n": 2}], ensure_ascii=False)
     detected, converted, frame = _load(tmp_path, "gbk.json", text.encode("gb18030"))
