@@ -12,8 +12,6 @@ from django.utils.translation import gettext as _
 from datasets import storage
 from incubator.errors import InvalidInput
 
-from .engine import artifacts
-from .engine import predict as engine_predict
 from .errors import ArtifactInvalid
 from .models import ModelVersion
 
@@ -39,6 +37,8 @@ def model_load(version: ModelVersion) -> Any:
         raise ArtifactInvalid(details={"reason": "missing"}) from exc
     if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
         raise ArtifactInvalid(details={"reason": "checksum"})
+    from .engine import artifacts  # the engine loads with the first model (aimodels.services._train says why)
+
     try:
         model = artifacts.loads(data)
     except artifacts.ArtifactUntrusted as exc:
@@ -64,6 +64,8 @@ def model_predict(*, version: ModelVersion, rows: list[Any]) -> dict[str, Any]:
         raise InvalidInput({"rows": [_("Send a non-empty list of rows (JSON objects).")]})
     if len(rows) > settings.AIMODELS_PREDICT_MAX_ROWS:
         raise InvalidInput({"rows": [_("At most %(n)d rows.") % {"n": settings.AIMODELS_PREDICT_MAX_ROWS}]})
+    from .engine import predict as engine_predict  # loaded with the first prediction, as model_load's artifacts
+
     try:
         frame = engine_predict.frame_of(rows, version.signature)
     except engine_predict.RowError as exc:

@@ -38,8 +38,8 @@ from incubator.generations import generation_bump
 from projects.models import Project
 
 from .algorithms import base as algorithms
-from .engine import artifacts, training
 from .engine import errors as engine_errors
+from .engine import spec as job_spec
 from .errors import JobNotCancellable, JobNotFinished, ModelHasVersions, ModelNameTaken, StageUnchanged
 from .models import TIMED, JobLog, JobMetric, Model, ModelVersion, ProjectJobCounts, TrainingJob
 
@@ -200,7 +200,7 @@ def _job_spec(*, project: Project, version: DatasetVersion, data: dict[str, Any]
     elif validation is None:
         validation = 0.2
     target = data.get("target") or None
-    features, errors = training.check(
+    features, errors = job_spec.check(
         version.columns,
         task=algorithm.task,
         target=target,
@@ -655,13 +655,23 @@ def _load(job: TrainingJob) -> Any:
     return pl.read_parquet(storage.local_copy(version.parquet), columns=list(dict.fromkeys(columns)))
 
 
+def engine_load() -> tuple[Any, Any]:
+    """The training engine's modules (artifacts, training), imported on first use. scikit-learn, scipy and skops
+    cost about 140 MB and 1-3 s: a web process or a worker that only converts datasets never loads them, and a
+    training worker loads them as it starts (aimodels.tasks.engine_in_training_workers)."""
+    from .engine import artifacts, predict, training  # noqa: F401 - predict: what a model's version serves
+
+    return artifacts, training
+
+
 def _train(job: TrainingJob, reporter: _Reporter) -> None:
     job = TrainingJob.objects.select_related("dataset_version__dataset").get(pk=job.pk)
     reporter.set(1.0, _("Loading the data"))
     frame = _load(job)
     reporter.log("INFO", f"{frame.height} rows, {len(job.features)} features")
     reporter.set(5.0, _("Preparing the data"))
-    spec = training.Spec(
+    artifacts, training = engine_load()
+    spec = job_spec.Spec(
         algorithm=job.algorithm,
         hyperparameters=job.hyperparameters,
         target=job.target or None,

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import celeryd_after_setup, worker_process_init, worker_ready
 from django.conf import settings
 from django.utils import timezone
 
@@ -27,6 +27,16 @@ def jobs_sweep(requeue_lost: bool = False) -> dict[str, int]:
     before = timezone.now() if requeue_lost else None
     stale = timedelta(seconds=0 if requeue_lost else settings.AIMODELS_STALE_SECONDS)
     return services.jobs_sweep(stale_after=stale, requeue_queued_before=before)
+
+
+@celeryd_after_setup.connect(dispatch_uid="aimodels.engine_in_training_workers")
+def engine_in_training_workers(sender: str, instance: Any, **kwargs: Any) -> None:
+    """A worker that consumes the training queue loads the training engine before its pool starts. Prefork
+    children then share it (copy on write), and a job does not spend its first seconds importing scikit-learn,
+    deaf to a cancel. The web processes and the default queue's workers (datasets, exports) never load it."""
+    training_queue = settings.CELERY_TASK_ROUTES["aimodels.job_run"]["queue"]
+    if training_queue in (instance.app.amqp.queues.consume_from or {}):
+        services.engine_load()
 
 
 @worker_process_init.connect(dispatch_uid="aimodels.force_stop_in_pool_children")

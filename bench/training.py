@@ -764,7 +764,7 @@ def overhead(
     env: dict[str, str],
     worker: subprocess.Popen,
 ) -> dict[str, Any]:
-    from aimodels.engine import preprocess
+    from aimodels.engine import features as feature_kinds
 
     body = {
         "dataset": big["id"],
@@ -775,8 +775,8 @@ def overhead(
         "seed": 1,
         "model_name": "bench overhead",
     }
-    features = [c["name"] for c in big["columns"] if c["name"] != TARGET and preprocess.kind_of(c["type"])]
-    kinds = {c["name"]: preprocess.kind_of(c["type"]) for c in big["columns"] if c["name"] in features}
+    features = [c["name"] for c in big["columns"] if c["name"] != TARGET and feature_kinds.kind_of(c["type"])]
+    kinds = {c["name"]: feature_kinds.kind_of(c["type"]) for c in big["columns"] if c["name"] in features}
     parquet = _parquet_name(env["DATABASE_URL"], big["id"])
     path = _local_path(env, parquet)
     direct_spec: dict[str, Any] | None = None
@@ -815,9 +815,9 @@ def overhead(
                     direct_spec = {
                         "path": path,
                         "numbers": [
-                            n for n in final["features"] if kinds[n] in (preprocess.NUMBER, preprocess.TEMPORAL)
+                            n for n in final["features"] if kinds[n] in (feature_kinds.NUMBER, feature_kinds.TEMPORAL)
                         ],
-                        "texts": [n for n in final["features"] if kinds[n] == preprocess.TEXT],
+                        "texts": [n for n in final["features"] if kinds[n] == feature_kinds.TEXT],
                         "target": TARGET,
                         "validation": final["validation"],
                         "seed": final["seed"],

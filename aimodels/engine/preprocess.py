@@ -28,25 +28,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-# The column types (datasets' names) a feature may have, by how they are encoded.
-NUMBER_TYPES = ("integer", "float", "decimal", "boolean")
-TEXT_TYPES = ("string", "categorical")
-TEMPORAL_TYPES = ("date", "datetime")
-FEATURE_TYPES = (*NUMBER_TYPES, *TEXT_TYPES, *TEMPORAL_TYPES)
+from .features import NUMBER, TEMPORAL, TEXT
 
-NUMBER, TEXT, TEMPORAL = "number", "text", "temporal"
 MAX_CATEGORIES = 50
-
-
-def kind_of(type_name: str) -> str | None:
-    """How a column of this type is encoded (NUMBER, TEXT, TEMPORAL), or None when it cannot be a feature."""
-    if type_name in NUMBER_TYPES:
-        return NUMBER
-    if type_name in TEXT_TYPES:
-        return TEXT
-    if type_name in TEMPORAL_TYPES:
-        return TEMPORAL
-    return None
 
 
 class FrameColumns(TransformerMixin, BaseEstimator):

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from aimodels.algorithms import base
 from aimodels.engine import errors, training
+from aimodels.engine import spec as spec_module
 from aimodels.engine.errors import EngineError
 
 from .frames import CITIES, NUMBERS, SEED, Reports, blobs_frame, classes_frame, matrices, spec, split, values_frame
@@ -567,7 +568,7 @@ def test_check_features():
         "features.7": "The split column cannot be a feature.",
     }
     assert _check(features=[])[1] == {"features": "Choose at least one feature."}
-    many = [f"c{i}" for i in range(training.MAX_FEATURES + 1)]
+    many = [f"c{i}" for i in range(spec_module.MAX_FEATURES + 1)]
     assert "At most" in _check(features=many)[1]["features"]
     only_lists = [{"name": "t", "type": "list", "nullable": True}, {"name": "y", "type": "string", "nullable": True}]
     features, found = training.check(
