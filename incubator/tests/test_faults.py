@@ -456,3 +456,24 @@ def test_websocket_clients_reconnect_across_server_restarts_and_miss_nothing():
     print(
         f"websocket restarts: server down for {downtimes} s; connections per client", [s["connections"] for s in states]
     )
+
+
+@pytest.mark.postgres
+def test_after_a_database_error_no_pooled_connection_from_before_serves_again():
+    """database_lost() replaces every connection of the pool, not only those that fail a test query: a backend
+    terminated with the others can still answer one for the few milliseconds it takes to exit."""
+    from incubator.exceptions import database_lost
+
+    connection.ensure_connection()
+    pool = connection.pool
+    before = [pool.getconn(timeout=10) for _ in range(2)]
+    for conn in before:
+        pool.putconn(conn)
+    database_lost()
+    after = [pool.getconn(timeout=10) for _ in range(pool.max_size - 1)]  # this thread holds one
+    try:
+        assert not [conn for conn in after if any(conn is old for old in before)]
+        assert all(old.closed for old in before)
+    finally:
+        for conn in after:
+            pool.putconn(conn)
