@@ -29,7 +29,8 @@ Each one three ways, interleaved over --rounds rounds (p50 = median of the round
             generates, see --explain: the same FILTERed COUNT(id)s, the jobs' SUMs of each project's
             job counts (aimodels_projectjobcounts, seeded from the jobs); for a member NOT (project_id IN (private
             projects they are not a member of)), or for projects themselves public OR a membership; a member's
-            users by their first such membership (a scalar subquery per user); datasets and versions in one
+            users as those counted in a public project (projects_publicmembershipcount, seeded from the
+            memberships) or sharing a project with them; datasets and versions in one
             pass over the datasets (COUNT, SUM of version_count); each duration percentile as ORDER BY
             finished_at - started_at LIMIT 2 OFFSET k, interpolated as the selector does; date_trunc at time
             zone, GROUP BY 2, UNION ALL),
@@ -142,6 +143,12 @@ SEED_SQL = [
            p.created_at + random() * (%(now)s - p.created_at)
     FROM projects_project AS p, generate_series(1, 3) AS k
     WHERE k < p.member_count
+    """,
+    # Each user's public projects, as projects.services counts them.
+    """
+    INSERT INTO projects_publicmembershipcount (user_id, count)
+    SELECT m.user_id, count(*) FROM projects_membership AS m JOIN projects_project AS p ON p.id = m.project_id
+    WHERE p.visibility = 'public' GROUP BY m.user_id
     """,
     # Join applications: one per project at most (so never two pending), over two years.
     """
@@ -281,6 +288,7 @@ def seed(database_url: str, force: bool) -> float:
 CALLERS_SCRIPT = f"""
 from accounts.models import User
 from projects.models import Membership, Project
+from projects.services import public_memberships_recount
 
 def caller(username, **fields):
     user, _ = User.objects.get_or_create(username=username, defaults={{"email": username + "@example.com", **fields}})
@@ -295,6 +303,7 @@ if not Membership.objects.filter(user=member).exists():
     public = list(Project.objects.filter(visibility="public", datasets__isnull=False).order_by("id")[:3])
     for project in private + public:
         Membership.objects.create(project=project, user=member, role="member")
+public_memberships_recount(user_ids=[member.pk])
 """
 
 
@@ -329,11 +338,12 @@ ROLES = ("member", "mentor", "admin")
 PRODUCTION = "mv.stage = 'production'"
 TIMED = "j.finished_at IS NOT NULL AND j.started_at IS NOT NULL AND j.status = 'succeeded'"
 PERCENTILES = {"median": 0.5, "p90": 0.9}
-# Users in scope: active, and for a member a membership of a project not hidden from them, found per user as
-# their first such membership (a scalar subquery, as analytics.selectors.figures._members_in_scope asks).
+# Users in scope: active, and for a member in a public project (their count of them, kept by projects.services)
+# or in a project of the member's, as analytics.selectors.figures._members_in_scope asks.
 USERS_IN_SCOPE = (
-    f"(SELECT w.project_id FROM projects_membership AS w WHERE {not_hidden('w.project_id')} AND w.user_id = u.id "
-    "LIMIT 1) IS NOT NULL"
+    "(u.id IN (SELECT c.user_id FROM projects_publicmembershipcount AS c WHERE c.count > 0) "
+    "OR u.id IN (SELECT w.user_id FROM projects_membership AS w WHERE w.project_id IN "
+    "(SELECT mine.project_id FROM projects_membership AS mine WHERE mine.user_id = %(user)s)))"
 )
 
 

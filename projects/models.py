@@ -118,6 +118,30 @@ class Membership(models.Model):
         return f"{self.user} @ {self.project} ({self.role})"
 
 
+class PublicMembershipCount(models.Model):
+    """How many public projects a user is a member of, counted again by projects.services in every transaction
+    that adds or removes a member, changes a project's visibility or deletes a project. What the analytics
+    overview reads for the users a member may see (those in a public project, or in a project of theirs): one row
+    a user instead of probing every user's memberships against the private projects (bench/analytics.py).
+    `public_memberships_recount` counts them all again."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="public_membership_count",
+        verbose_name=_("user"),
+    )
+    count = models.PositiveIntegerField(_("public projects"), default=0)
+
+    class Meta:
+        verbose_name = _("public memberships of a user")
+        verbose_name_plural = _("public memberships of users")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.count}"
+
+
 class Application(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")

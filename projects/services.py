@@ -1,9 +1,11 @@
 """Every write on projects, members and applications: validated, atomic, with its outbox event."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +26,7 @@ from .errors import (
     OwnerImmutable,
     ProjectNotRecruiting,
 )
-from .models import Application, Membership, Project, ProjectTag, Tag
+from .models import Application, Membership, Project, ProjectTag, PublicMembershipCount, Tag
 from .selectors import LIST_GENERATION
 
 MAX_TAGS = 20
@@ -125,6 +127,8 @@ def project_create(*, owner: User, data: dict[str, Any], actor: User | None = No
     project.save()
     _link_tags(project, tags)
     Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
+    if project.visibility == Project.Visibility.PUBLIC:
+        _public_counts_recount([owner.pk])
     event_record(
         type="project.created",
         topic=f"project:{project.id}",
@@ -158,6 +162,8 @@ def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Pr
     project.search_text = _search_text(project)
     model_clean(project)
     project.save()
+    if "visibility" in changed:
+        _public_counts_recount(Membership.objects.filter(project=project).values_list("user_id", flat=True))
     event_record(
         type="project.updated",
         topic=f"project:{project.id}",
@@ -193,7 +199,10 @@ def project_delete(*, project: Project, actor: User) -> None:
         access_require(project_access(project=project, user=actor), "project.delete_with_work")
     payload = _project_payload(project)
     project_id = project.id
+    members = list(Membership.objects.filter(project=project).values_list("user_id", flat=True))
     project.delete()
+    if project.visibility == Project.Visibility.PUBLIC:
+        _public_counts_recount(members)
     event_record(
         type="project.deleted",
         topic=f"project:{project_id}",
@@ -228,6 +237,10 @@ def _membership_add(*, project: Project, user: User, role: str) -> Membership:
     except IntegrityError as exc:
         raise AlreadyMember() from exc
     Project.objects.filter(pk=project.pk).update(member_count=F("member_count") + 1, updated_at=timezone.now())
+    # Whatever `project.visibility` says: it was read before the insert, which waits for a concurrent visibility
+    # change to commit (that change's FOR UPDATE lock against the insert's foreign-key check), and the recount sees
+    # what that change made.
+    _public_counts_recount([user.pk])
     return membership
 
 
@@ -278,6 +291,7 @@ def member_remove(*, project: Project, actor: User, user_id: int) -> None:
         raise OwnerImmutable()
     membership.delete()
     Project.objects.filter(pk=project.pk).update(member_count=F("member_count") - 1, updated_at=timezone.now())
+    _public_counts_recount([membership.user_id])
     _member_event("member.removed", membership, actor)
     _invalidate_list_counts()
 
@@ -310,6 +324,62 @@ def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Projec
     )
     _invalidate_list_counts()
     return project
+
+
+# --- public membership counts -------------------------------------------------------------------------------
+
+
+def _public_counts_recount(user_ids: Iterable[int]) -> None:
+    """Counts the public projects of these users again into PublicMembershipCount, in the transaction that changed
+    their memberships or a project's visibility, after that change. Their rows are made when missing and locked
+    in user order before the count: a concurrent change for the same user waits here until this one commits, and
+    then counts in a statement of its own, whose snapshot (READ COMMITTED) holds this one's rows. Counted rather
+    than moved by one, so a count changed by hand is right again after the user's next change.
+
+    The rows are the last ones a transaction locks (member_add settles an application after them, which only a
+    decision on that same application also locks, and that decision adds the same membership, so waits on the
+    membership first), always in the same order: two transactions over the same users cannot wait on each other
+    in a circle."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    counts = PublicMembershipCount.objects.filter(user_id__in=ids)
+    PublicMembershipCount.objects.bulk_create([PublicMembershipCount(user_id=pk) for pk in ids], ignore_conflicts=True)
+    list(counts.select_for_update().order_by("user_id").values_list("pk", flat=True))
+    public = (
+        Membership.objects.filter(user_id=OuterRef("user_id"), project__visibility=Project.Visibility.PUBLIC.value)
+        .order_by()
+        .values("user_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    counts.update(count=Coalesce(Subquery(public), 0))
+
+
+@transaction.atomic
+def public_memberships_recount(*, user_ids: Iterable[int]) -> None:
+    """_public_counts_recount in a transaction of its own: for rows written without the services (a test's
+    factory, a bulk load of a few users)."""
+    _public_counts_recount(user_ids)
+
+
+def public_memberships_rebuild() -> int:
+    """Counts every user's public projects again into PublicMembershipCount, in one transaction; returns the
+    number of users in a public project. The services keep the counts as members and visibilities change: this
+    is the repair (`manage.py public_memberships_recount`) and what loads them after rows were written without
+    the services (a bulk load)."""
+    rows = (
+        Membership.objects.filter(project__visibility=Project.Visibility.PUBLIC.value)
+        .order_by()
+        .values("user_id")
+        .annotate(count=Count("pk"))
+    )
+    with transaction.atomic():
+        PublicMembershipCount.objects.all().delete()
+        made = PublicMembershipCount.objects.bulk_create(
+            (PublicMembershipCount(**row) for row in rows.iterator()), batch_size=2000
+        )
+    return len(made)
 
 
 # --- applications -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from aimodels.models import Model, ModelVersion, TrainingJob
 from aimodels.services import job_counts_rebuild
 from datasets.models import Dataset, DatasetVersion
 from projects.models import Application, Membership, Project
+from projects.services import public_memberships_recount
 from projects.tests.factories import make_project
 
 _numbers = itertools.count(1)
@@ -40,6 +41,7 @@ class Make:
     @staticmethod
     def member(project: Project, user: User | None = None, *, role: str = "member", joined_at: datetime | None = None):
         membership = Membership.objects.create(project=project, user=user or UserFactory(), role=role)
+        public_memberships_recount(user_ids=[membership.user_id])
         return _dated(membership, joined_at=joined_at).user
 
     @staticmethod

@@ -17,4 +17,5 @@ def add_member(project: Project, role: str = "member", user: User | None = None)
     user = user or UserFactory()
     Membership.objects.create(project=project, user=user, role=role)
     Project.objects.filter(pk=project.pk).update(member_count=project.memberships.count())
+    services.public_memberships_recount(user_ids=[user.pk])
     return user

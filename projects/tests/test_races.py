@@ -19,7 +19,7 @@ from incubator.errors import PermissionDenied
 from incubator.events.models import Event
 from projects import services
 from projects.errors import AlreadyMember, ApplicationAlreadyPending, ApplicationNotPending
-from projects.models import Application, Membership, Project
+from projects.models import Application, Membership, Project, PublicMembershipCount
 from projects.tests.factories import make_project
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -195,3 +195,42 @@ def test_an_application_and_an_invitation_at_once_leave_nothing_pending(monkeypa
     assert isinstance(results[0], Application | AlreadyMember), results
     assert not Application.objects.filter(project=project, applicant=user, status="pending").exists()
     assert member_count(project) == 2
+
+
+def public_count(user: Any) -> int:
+    return PublicMembershipCount.objects.filter(user=user).values_list("count", flat=True).first() or 0
+
+
+def test_one_user_added_to_four_public_projects_at_once_is_counted_in_four(monkeypatch):
+    # Every transaction reaches the recount at the same moment: without the lock on the user's count, each would
+    # count its own new membership only.
+    monkeypatch.setattr(services, "_public_counts_recount", slowed_before(services._public_counts_recount))
+    user = UserFactory()
+    projects = [make_project(visibility="public") for _ in range(4)]
+    results = race(
+        [
+            lambda p=p: services.member_add(project=p, actor=p.owner, user_id=user.pk, role="member")
+            for p in projects
+        ]
+    )
+    assert kinds(results) == {"Membership": 4}
+    assert public_count(user) == 4
+
+
+def test_members_added_while_the_project_turns_public_are_counted(monkeypatch):
+    # The visibility change holds the project while it counts its members; an addition waits for it (its insert's
+    # foreign-key check), so it is either counted by the change or counts the project as public itself.
+    monkeypatch.setattr(services, "_public_counts_recount", slowed_before(services._public_counts_recount))
+    project = make_project(visibility="private")
+    users = [UserFactory() for _ in range(3)]
+    results = race(
+        [
+            lambda: services.project_update(project=project, actor=project.owner, data={"visibility": "public"}),
+            *[
+                lambda u=u: services.member_add(project=project, actor=project.owner, user_id=u.pk, role="member")
+                for u in users
+            ],
+        ]
+    )
+    assert kinds(results) == {"Project": 1, "Membership": 3}
+    assert [public_count(user) for user in [project.owner, *users]] == [1, 1, 1, 1]

@@ -203,6 +203,7 @@ class Command(BaseCommand):
                     batch_size=batch,
                 )
             self.stdout.write(f"  {min(start + batch, count)}/{count} benchmark projects")
+        services.public_memberships_rebuild()  # the owners' memberships above were bulk-created
         services._invalidate_list_counts()
         with connection.cursor() as cursor:  # fresh planner statistics, or bulk-loaded tables get bad plans
             cursor.execute("ANALYZE")
