@@ -17,7 +17,7 @@ from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, delete_selected,
 from incubator.errors import InvalidInput
 
 from . import services
-from .models import Application, Membership, Project, ProjectTag, Tag
+from .models import Application, Membership, Project, ProjectTag, PublicMembershipCount, Tag
 
 OWNER = Membership.Role.OWNER.value
 # Tags are typed as one line: commas, Chinese commas and enumeration commas all separate them.
@@ -285,6 +285,17 @@ class ProjectTagAdmin(ReadOnlyAdmin):
 
 
 # --- members and applications -------------------------------------------------------------------------------
+
+
+@admin.register(PublicMembershipCount)
+class PublicMembershipCountAdmin(ReadOnlyAdmin):
+    """Counted by the member and visibility services (`manage.py public_memberships_recount` counts them all
+    again)."""
+
+    list_display = ("user", "count")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    ordering = ("-count", "user_id")
 
 
 class MembershipAdminForm(forms.ModelForm):

@@ -18,6 +18,10 @@ ZH = {
     "timed": "有时长的",
     "job counts of a project": "项目的训练任务计数",
     "job counts of projects": "项目的训练任务计数",
+    # Each user's count of public projects (projects.PublicMembershipCount)
+    "public memberships of a user": "用户所在的公开项目数",
+    "public memberships of users": "用户所在的公开项目数",
+    "public projects": "公开项目数",
     # Live stream (incubator/events)
     "A stream stays with the user who opened it.": "一个实时流只属于打开它的用户。",
     "A message must be a JSON object of the stream protocol.": "消息必须是实时流协议规定的 JSON 对象。",

@@ -208,10 +208,7 @@ def test_one_user_added_to_four_public_projects_at_once_is_counted_in_four(monke
     user = UserFactory()
     projects = [make_project(visibility="public") for _ in range(4)]
     results = race(
-        [
-            lambda p=p: services.member_add(project=p, actor=p.owner, user_id=user.pk, role="member")
-            for p in projects
-        ]
+        [lambda p=p: services.member_add(project=p, actor=p.owner, user_id=user.pk, role="member") for p in projects]
     )
     assert kinds(results) == {"Membership": 4}
     assert public_count(user) == 4
