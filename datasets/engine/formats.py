@@ -1043,30 +1043,22 @@ def _scan_csv(path: str, delimiter: str) -> pl.LazyFrame:
 
 
 def _convert_csv(path: str, encoding: str, delimiter: str, part: str, workdir: str) -> dict[str, Any]:
-    source, encoding = _utf8_source(path, encoding, workdir, keep_bom=True)
     parses = _TEXT_TYPES_DECIMAL_COMMA if delimiter == ";" else _TEXT_TYPES
-    with open(source, encoding="utf-8-sig", newline="") as stream:
-        head = stream.read(HEAD_BYTES)
-        header = next(_records(io.StringIO(_whole_lines(head, False), newline=""), delimiter, partial=True), None)
-    if header is None:
-        raise ParseFailure(_("The file has no header line."))
-    _check_header(header[1], header[0])
-    # polars reads "\n" and "\r\n" line ends only; a file with old Mac "\r" ones goes the exact way directly.
-    polars_can = "\n" in head or "\r" not in head
-    if polars_can:
+    details = {"encoding": encoding, "delimiter": delimiter}
+    if encoding in ("utf-8", "utf-8-sig"):
+        # polars checks UTF-8 as it reads (every column is read as text first), so a valid file, the usual case,
+        # is read once rather than decoded in Python first (0.55 s of the 150 MB in bench/datasets.py). Invalid
+        # bytes fail this attempt (in the head, as Python decodes it; further on, in polars), and the checked
+        # way below says on which line, or reads a GB18030 file announced as UTF-8 by an ASCII head.
         try:
-            if pl.scan_csv(source, separator=delimiter, infer_schema=False, n_rows=0).collect_schema().names() != [
-                *header[1]
-            ]:
-                polars_can = False
-        except _POLARS_ERRORS:
-            polars_can = False
-    if polars_can:
-        try:
-            _write_typed(lambda: _scan_csv(source, delimiter), part, parses)
-            return {"encoding": encoding, "delimiter": delimiter}
-        except _POLARS_ERRORS:
-            pass  # the exact pass below says where, or rewrites what polars' reader does not take
+            if _csv_by_polars(path, delimiter, part, parses):
+                return details
+        except (*_POLARS_ERRORS, UnicodeDecodeError):
+            pass
+    source, encoding = _utf8_source(path, encoding, workdir, keep_bom=True)
+    details["encoding"] = encoding
+    if (source != path or encoding not in ("utf-8", "utf-8-sig")) and _csv_by_polars(source, delimiter, part, parses):
+        return details
     # The slow, exact way: Python's csv module reports the first broken record with its line and column, or
     # rewrites the file as plain RFC 4180 (stray quotes inside fields, "\r" line ends) for polars to read.
     normalized = os.path.join(workdir, "normalized.csv")
@@ -1075,7 +1067,32 @@ def _convert_csv(path: str, encoding: str, delimiter: str, part: str, workdir: s
         _write_typed(lambda: _scan_csv(normalized, ","), part, parses)
     except _POLARS_ERRORS as error:
         raise ParseFailure(_("The file could not be read as CSV.")) from error
-    return {"encoding": encoding, "delimiter": delimiter}
+    return details
+
+
+def _csv_by_polars(source: str, delimiter: str, part: str, parses: tuple[_Parse, ...]) -> bool:
+    """Writes the UTF-8 CSV at `source` to `part` with polars' reader; False when that reader cannot take it
+    (then the exact way must). Raises ParseFailure for a missing or broken header."""
+    with open(source, encoding="utf-8-sig", newline="") as stream:
+        head = stream.read(HEAD_BYTES)
+        header = next(_records(io.StringIO(_whole_lines(head, False), newline=""), delimiter, partial=True), None)
+    if header is None:
+        raise ParseFailure(_("The file has no header line."))
+    _check_header(header[1], header[0])
+    # polars reads "\n" and "\r\n" line ends only; a file with old Mac "\r" ones goes the exact way directly.
+    if "\n" not in head and "\r" in head:
+        return False
+    try:
+        names = pl.scan_csv(source, separator=delimiter, infer_schema=False, n_rows=0).collect_schema().names()
+    except _POLARS_ERRORS:
+        return False
+    if names != [*header[1]]:
+        return False
+    try:
+        _write_typed(lambda: _scan_csv(source, delimiter), part, parses)
+    except _POLARS_ERRORS:
+        return False  # the exact way says where, or rewrites what polars' reader does not take
+    return True
 
 
 def _normalize_csv(source: str, delimiter: str, dst: str) -> None:

@@ -346,6 +346,28 @@ def test_invalid_bytes_after_the_sample(tmp_path, monkeypatch):
     assert converted.details == {"row": 22}
 
 
+def test_a_valid_utf8_csv_is_read_once_by_polars_without_a_python_decoding_pass(tmp_path, monkeypatch):
+    # polars checks UTF-8 as it reads: decoding the whole file in Python first only doubles the reading.
+    def decoded_in_python(path):
+        raise AssertionError("the file was decoded in Python before polars read it")
+
+    monkeypatch.setattr(formats, "_first_invalid_utf8", decoded_in_python)
+    text = "名称,值\n" + "".join(f"中文{i},{i}\n" for i in range(50))
+    for name, data in (("plain.csv", text.encode()), ("bom.csv", b"\xef\xbb\xbf" + text.encode())):
+        _detected, converted, frame = _load(tmp_path, name, data)
+        assert converted.row_count == 50
+        assert frame["名称"][-1] == "中文49"
+
+
+def test_invalid_bytes_in_a_ragged_file_are_reported_before_its_shape(tmp_path, monkeypatch):
+    # polars fails on the file for both reasons; the checked way names the invalid line first.
+    monkeypatch.setattr(formats, "HEAD_BYTES", 64)
+    data = ("a,b\n" + "".join(f"{i},{i}\n" for i in range(20))).encode() + b"x,\xff\n1,2,3\n"
+    _sampled, converted = _broken(tmp_path, "bad.csv", data, sample=False)
+
+    assert converted.details == {"row": 22}
+
+
 def test_gbk_after_an_ascii_head_is_read_as_gb18030(tmp_path, monkeypatch):
     monkeypatch.setattr(formats, "HEAD_BYTES", 64)
     text = "city,n\n" + "".join(f"c{i},{i}\n" for i in range(20)) + "北京,100\n"
