@@ -1,11 +1,14 @@
 """detect(), check_sample() and convert(): every format to Parquet with its values checked, what is refused, and
 where a broken file is broken. Files are written by the tests, in tmp_path."""
 
+import csv
 import datetime as dt
 import io
 import json
 import os
 import random
+import subprocess
+import sys
 import zipfile
 
 import openpyxl
@@ -366,6 +369,30 @@ def test_invalid_bytes_in_a_ragged_file_are_reported_before_its_shape(tmp_path, 
     _sampled, converted = _broken(tmp_path, "bad.csv", data, sample=False)
 
     assert converted.details == {"row": 22}
+
+
+def test_polars_reads_csv_in_pieces_of_a_few_mib_unless_the_operator_chose():
+    # Its default piece grows with the file, and a conversion then holds about a file's size more (bench/datasets.py).
+    assert os.environ["POLARS_CSV_CHUNK_SIZE"] == str(formats.POLARS_CSV_CHUNK_BYTES) == str(4 << 20)
+    script = "import os, datasets.engine.formats; print(os.environ['POLARS_CSV_CHUNK_SIZE'])"
+    chosen = {**os.environ, "POLARS_CSV_CHUNK_SIZE": "123", "DJANGO_SETTINGS_MODULE": "incubator.settings"}
+    ran = subprocess.run([sys.executable, "-c", script], env=chosen, capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "123"
+
+
+def test_quoted_line_ends_and_a_field_longer_than_a_piece_survive_the_cut_into_pieces(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLARS_CSV_CHUNK_SIZE", str(1 << 16))
+    monkeypatch.setattr(formats, "HEAD_BYTES", 1 << 12)  # past the head too
+    texts = ["多行\n文本，逗号", 'a "quoted" word', "\n\n", "x" * 300, "plain"] * 2000 + ["y" * (1 << 18), "end"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "text"])
+    writer.writerows([number, text] for number, text in enumerate(texts))
+    _detected, converted, frame = _load(tmp_path, "quoted.csv", buffer.getvalue())
+
+    assert converted.row_count == len(texts)
+    assert frame["text"].to_list() == texts
+    assert frame["id"].to_list() == list(range(len(texts)))
 
 
 def test_gbk_after_an_ascii_head_is_read_as_gb18030(tmp_path, monkeypatch):
