@@ -395,6 +395,26 @@ def test_quoted_line_ends_and_a_field_longer_than_a_piece_survive_the_cut_into_p
     assert frame["id"].to_list() == list(range(len(texts)))
 
 
+def test_a_wide_file_is_typed_on_fewer_rows_and_a_later_value_still_keeps_its_column_text(tmp_path, monkeypatch):
+    # 20,000 rows of 1,500 columns held 700 MB to fit the types of a 117 MB file: the prefix is bounded in values.
+    seen: list[int] = []
+    counts = formats._counts
+    monkeypatch.setattr(
+        formats, "_counts", lambda frame, candidates, rows: seen.append(rows) or counts(frame, candidates, rows)
+    )
+    width = 1000
+    lines = [",".join(f"c{column}" for column in range(width))]
+    lines += [",".join(str(row + column) for column in range(width)) for row in range(600)]
+    lines[-1] = "x" + lines[-1]  # c0 of the last row: past the 500 rows the types are fitted on
+    _detected, converted, frame = _load(tmp_path, "wide.csv", "\n".join(lines) + "\n")
+
+    assert max(seen) == formats.SNIFF_ROWS == max(formats.SNIFF_ROWS, formats.PREFIX_CELLS // width)
+    types = _types(converted)
+    assert types["c0"] == "string" and {types[f"c{column}"] for column in range(1, width)} == {"integer"}
+    assert frame["c0"].to_list() == [str(row) for row in range(599)] + ["x599"]
+    assert frame["c999"].to_list() == [row + 999 for row in range(600)]
+
+
 def test_gbk_after_an_ascii_head_is_read_as_gb18030(tmp_path, monkeypatch):
     monkeypatch.setattr(formats, "HEAD_BYTES", 64)
     text = "city,n\n" + "".join(f"c{i},{i}\n" for i in range(20)) + "北京,100\n"
