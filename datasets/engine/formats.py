@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from django.utils.translation import gettext as _
 
 from .errors import ParseFailure, UnsupportedFormat
-from .schema import PARQUET_OPTIONS, Converted, columns_of
+from .schema import Converted, columns_of, parquet_options
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "xlsx")
 
@@ -903,7 +903,7 @@ def _sink(frame: pl.LazyFrame, parses: dict[str, _Parse], part: str, *, strict: 
         # 5.3 s in one step, 3.8 s in two).
         frame = frame.with_columns([_clean(pl.col(name)).alias(name) for name in parses])
         frame = frame.with_columns([parse(pl.col(name), strict).alias(name) for name, parse in parses.items()])
-    _sink_parquet(frame, part, **PARQUET_OPTIONS)
+    _sink_parquet(frame, part, **parquet_options(len(frame.collect_schema())))
 
 
 def _sink_parquet(frame: pl.LazyFrame, path: str, **options: Any) -> None:
@@ -930,7 +930,7 @@ def _type_frame(frame: pl.DataFrame, parses: tuple[_Parse, ...]) -> pl.DataFrame
 
 
 def convert(path: str, detected: Detected, dst_path: str) -> Converted:
-    """Writes the canonical Parquet copy of the file at `path` to `dst_path` (schema.PARQUET_OPTIONS) and returns
+    """Writes the canonical Parquet copy of the file at `path` to `dst_path` (schema.parquet_options) and returns
     its rows and columns, with details {"encoding", "delimiter"} for text formats. Raises ParseFailure with `row`
     and `column` where they are known. Written atomically (atomic_output): on any error nothing is left behind."""
     with atomic_output(dst_path) as (out, workdir):
@@ -1156,7 +1156,7 @@ def _convert_json(path: str, encoding: str, part: str) -> dict[str, Any]:
     if frame.width == 0:
         _check_json_array(text, complete=True)
         raise ParseFailure(_("The JSON array is empty: there are no records and no columns."))
-    _type_frame(frame, _TEMPORAL).write_parquet(part, **PARQUET_OPTIONS)
+    _type_frame(frame, _TEMPORAL).write_parquet(part, **parquet_options(frame.width))
     return {"encoding": encoding}
 
 
@@ -1186,7 +1186,8 @@ def _check_array_kinds(text: str) -> None:
 def _convert_parquet(path: str, part: str) -> dict[str, Any]:
     _check_parquet(path)
     try:
-        _sink_parquet(pl.scan_parquet(path), part, **PARQUET_OPTIONS)
+        frame = pl.scan_parquet(path)
+        _sink_parquet(frame, part, **parquet_options(len(frame.collect_schema())))
     except _POLARS_ERRORS as error:
         raise ParseFailure(_("The Parquet file is damaged, or uses features that cannot be read.")) from error
     return {}
@@ -1216,7 +1217,7 @@ def _convert_xlsx(path: str, part: str) -> dict[str, Any]:
                 column=number,
             )
     frame = _type_frame(frame.with_columns(_excel_datetimes(frame)), _TEMPORAL)
-    frame.write_parquet(part, **PARQUET_OPTIONS)
+    frame.write_parquet(part, **parquet_options(frame.width))
     return {}
 
 

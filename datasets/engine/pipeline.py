@@ -522,7 +522,7 @@ _VALIDATORS: dict[str, Callable[[_Step, dict[str, str]], dict[str, Any]]] = {
 
 def run(src_parquet: str, steps: list[dict[str, Any]], dst_parquet: str) -> schema.Converted:
     """Apply `steps` (validated again here against the file's columns, so raw steps work too) to the Parquet file
-    `src_parquet` and write the result to `dst_parquet` with schema.PARQUET_OPTIONS: first to dst + ".part",
+    `src_parquet` and write the result to `dst_parquet` with schema.parquet_options: first to dst + ".part",
     renamed into place once complete, and removed on any failure. Byte-identical output for the same input and
     steps. Raises PipelineInvalid for an invalid pipeline and for what only the data can show (a strict cast of a
     value that does not convert: field "to"; too many one-hot values: field "max_categories")."""
@@ -530,7 +530,8 @@ def run(src_parquet: str, steps: list[dict[str, Any]], dst_parquet: str) -> sche
     part = dst_parquet + ".part"
     try:
         try:
-            _plan(src_parquet, normalized).sink_parquet(part, **schema.PARQUET_OPTIONS)
+            plan = _plan(src_parquet, normalized)
+            plan.sink_parquet(part, **schema.parquet_options(len(plan.collect_schema())))
         except pl.exceptions.PolarsError as error:
             _diagnose(src_parquet, normalized)
             raise PipelineInvalid(_("The pipeline could not run: %(error)s") % {"error": str(error)[:500]}) from error

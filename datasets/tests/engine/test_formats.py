@@ -536,6 +536,19 @@ def test_json_lines_mixing_objects_and_values_in_a_column(tmp_path):
 # --- Parquet and xlsx ----------------------------------------------------------------------------------------------
 
 
+def test_a_wide_files_row_groups_hold_fewer_rows(tmp_path):
+    # A writer holds a whole row group and a preview page decodes one: 16,384 rows of 1,500 columns held 315 MB.
+    width = 200
+    lines = [",".join(f"c{column}" for column in range(width))]
+    lines += [",".join(str(row * column) for column in range(width)) for row in range(5_000)]
+    _detected, converted, frame = _load(tmp_path, "wide.csv", "\n".join(lines) + "\n")
+
+    groups = pq.ParquetFile(str(tmp_path / "out.parquet")).metadata
+    assert [groups.row_group(g).num_rows for g in range(groups.num_row_groups)] == [2_048, 2_048, 904]
+    assert frame.height == converted.row_count == 5_000
+    assert frame["c199"].to_list() == [row * 199 for row in range(5_000)]
+
+
 def test_parquet_is_rewritten_with_the_canonical_options(tmp_path):
     table = pa.table(
         {
