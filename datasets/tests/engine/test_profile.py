@@ -185,6 +185,20 @@ def test_dates_and_datetimes_as_iso_strings(tmp_path):
     assert sum(at["histogram"]["counts"]) == 5
 
 
+def test_duplicate_rows_of_a_wide_file_are_hashed_a_few_columns_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(profile_module, "HASH_COLUMNS", 2)
+    frame = pl.DataFrame(
+        {
+            "a": [1, 1, 1, 2, 1],
+            "b": ["x", "x", "x", "x", "x"],
+            "c": [0.5, 0.5, 0.5, 0.5, 0.5],
+            "d": ["同", "同", "异", "同", "同"],  # the third row differs only in the second group of columns
+            "e": [None, None, None, None, None],
+        }
+    )
+    assert profile(_write(tmp_path, frame))["duplicate_rows"] == 2
+
+
 def test_duplicate_rows_count_repeats_of_earlier_rows(tmp_path):
     frame = pl.DataFrame(
         {"a": [1, 1, 2, 1, None, None, 2], "b": ["x", "x", "y", "x", None, None, "z"]},
