@@ -204,8 +204,9 @@ class ProjectAdmin(ServiceAdmin):
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for project in queryset:
-            services.project_delete(project=project, actor=request.user)
+        with services.public_counts_batch():
+            for project in queryset:
+                services.project_delete(project=project, actor=request.user)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
         deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -348,8 +349,9 @@ class MembershipAdmin(ServiceAdmin):
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for membership in queryset.select_related("project"):
-            services.member_remove(project=membership.project, actor=request.user, user_id=membership.user_id)
+        with services.public_counts_batch():
+            for membership in queryset.select_related("project"):
+                services.member_remove(project=membership.project, actor=request.user, user_id=membership.user_id)
 
 
 @admin.register(Application)

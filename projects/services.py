@@ -1,6 +1,8 @@
 """Every write on projects, members and applications: validated, atomic, with its outbox event."""
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -237,9 +239,9 @@ def _membership_add(*, project: Project, user: User, role: str) -> Membership:
     except IntegrityError as exc:
         raise AlreadyMember() from exc
     Project.objects.filter(pk=project.pk).update(member_count=F("member_count") + 1, updated_at=timezone.now())
-    # Whatever `project.visibility` says: it was read before the insert, which waits for a concurrent visibility
-    # change to commit (that change's FOR UPDATE lock against the insert's foreign-key check), and the recount sees
-    # what that change made.
+    # After that update, and whatever `project.visibility` says: it was read before, and the update waits for a
+    # concurrent visibility change to commit (the change holds the project FOR UPDATE; the foreign-key check that
+    # could also wait is deferred to the commit), so only a recount from here sees what that change made.
     _public_counts_recount([user.pk])
     return membership
 
@@ -329,6 +331,29 @@ def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Projec
 # --- public membership counts -------------------------------------------------------------------------------
 
 
+# The users whose counts a public_counts_batch() block will recount at its end; None outside such a block.
+_pending_counts: ContextVar[set[int] | None] = ContextVar("pending_public_counts", default=None)
+
+
+@contextlib.contextmanager
+def public_counts_batch() -> Iterator[None]:
+    """For a transaction that calls several of the services below (an admin's bulk delete): their recounts wait
+    for the end of the block, which locks every user's row at once, in user order. One service after another would
+    lock them group by group, and two such transactions over the same users could each hold a row the other waits
+    for. Use it inside the transaction: the recount must commit with the changes. When the block raises, nothing is
+    recounted (the transaction rolls back)."""
+    if _pending_counts.get() is not None:
+        yield  # the enclosing block recounts
+        return
+    pending: set[int] = set()
+    token = _pending_counts.set(pending)
+    try:
+        yield
+    finally:
+        _pending_counts.reset(token)
+    _public_counts_recount(pending)
+
+
 def _public_counts_recount(user_ids: Iterable[int]) -> None:
     """Counts the public projects of these users again into PublicMembershipCount, in the transaction that changed
     their memberships or a project's visibility, after that change. Their rows are made when missing and locked
@@ -339,7 +364,11 @@ def _public_counts_recount(user_ids: Iterable[int]) -> None:
     The rows are the last ones a transaction locks (member_add settles an application after them, which only a
     decision on that same application also locks, and that decision adds the same membership, so waits on the
     membership first), always in the same order: two transactions over the same users cannot wait on each other
-    in a circle."""
+    in a circle. A transaction that calls several services recounts once, at the end (public_counts_batch)."""
+    pending = _pending_counts.get()
+    if pending is not None:
+        pending.update(user_ids)
+        return
     ids = sorted(set(user_ids))
     if not ids:
         return
@@ -363,23 +392,25 @@ def public_memberships_recount(*, user_ids: Iterable[int]) -> None:
     _public_counts_recount(user_ids)
 
 
-def public_memberships_rebuild() -> int:
-    """Counts every user's public projects again into PublicMembershipCount, in one transaction; returns the
-    number of users in a public project. The services keep the counts as members and visibilities change: this
-    is the repair (`manage.py public_memberships_recount`) and what loads them after rows were written without
-    the services (a bulk load)."""
-    rows = (
+def public_memberships_rebuild(*, batch: int = 1000) -> int:
+    """Counts every user's public projects again into PublicMembershipCount: the repair (`manage.py
+    public_memberships_recount`) after memberships were written without the services (a bulk load, SQL by hand, the
+    old code of a release between its migration and its switch). Only the users whose stored count differs from
+    their memberships are recounted, `batch` to a transaction, through _public_counts_recount: the same locks in
+    the same order as the services take, so it can run beside them. Returns how many users it recounted."""
+    counted = dict(
         Membership.objects.filter(project__visibility=Project.Visibility.PUBLIC.value)
         .order_by()
         .values("user_id")
         .annotate(count=Count("pk"))
+        .values_list("user_id", "count")
     )
-    with transaction.atomic():
-        PublicMembershipCount.objects.all().delete()
-        made = PublicMembershipCount.objects.bulk_create(
-            (PublicMembershipCount(**row) for row in rows.iterator()), batch_size=2000
-        )
-    return len(made)
+    stored = dict(PublicMembershipCount.objects.values_list("user_id", "count"))
+    wrong = sorted(pk for pk in counted.keys() | stored.keys() if counted.get(pk, 0) != stored.get(pk, 0))
+    for start in range(0, len(wrong), batch):
+        with transaction.atomic():
+            _public_counts_recount(wrong[start : start + batch])
+    return len(wrong)
 
 
 # --- applications -------------------------------------------------------------------------------------------

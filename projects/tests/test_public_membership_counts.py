@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
 
 from accounts.tests.factories import UserFactory
@@ -85,5 +86,21 @@ def test_the_recount_command_rebuilds_every_count_from_the_memberships():
     PublicMembershipCount.objects.filter(user=owner).update(count=7)
     out = io.StringIO()
     call_command("public_memberships_recount", stdout=out)
-    assert out.getvalue() == "2 users in public projects counted\n"
+    assert out.getvalue() == "2 users counted again (their counts differed from their memberships)\n"
     expect({owner: 1, member: 1})
+
+
+def test_a_batch_recounts_its_users_once_at_its_end_and_not_when_it_fails():
+    owner, member = UserFactory(), UserFactory()
+    first, second = make_project(owner, visibility="public"), make_project(owner, visibility="public")
+    with transaction.atomic(), services.public_counts_batch():
+        services.member_add(project=first, actor=owner, user_id=member.pk, role="member")
+        with services.public_counts_batch():  # nested: the outer block recounts
+            services.member_add(project=second, actor=owner, user_id=member.pk, role="member")
+        assert member.pk not in stored()
+    expect({owner: 2, member: 2})
+
+    with pytest.raises(RuntimeError), transaction.atomic(), services.public_counts_batch():
+        services.member_remove(project=first, actor=owner, user_id=member.pk)
+        raise RuntimeError
+    expect({owner: 2, member: 2})

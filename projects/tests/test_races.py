@@ -9,15 +9,18 @@ while, when the lock is gone."""
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from incubator.errors import PermissionDenied
 from incubator.events.models import Event
 from projects import services
+from projects.admin import MembershipAdmin, ProjectAdmin
 from projects.errors import AlreadyMember, ApplicationAlreadyPending, ApplicationNotPending
 from projects.models import Application, Membership, Project, PublicMembershipCount
 from projects.tests.factories import make_project
@@ -215,8 +218,8 @@ def test_one_user_added_to_four_public_projects_at_once_is_counted_in_four(monke
 
 
 def test_members_added_while_the_project_turns_public_are_counted(monkeypatch):
-    # The visibility change holds the project while it counts its members; an addition waits for it (its insert's
-    # foreign-key check), so it is either counted by the change or counts the project as public itself.
+    # The visibility change holds the project while it counts its members; an addition waits for it (its update of
+    # the project's member count), so it is either counted by the change or counts the project as public itself.
     monkeypatch.setattr(services, "_public_counts_recount", slowed_before(services._public_counts_recount))
     project = make_project(visibility="private")
     users = [UserFactory() for _ in range(3)]
@@ -231,3 +234,46 @@ def test_members_added_while_the_project_turns_public_are_counted(monkeypatch):
     )
     assert kinds(results) == {"Project": 1, "Membership": 3}
     assert [public_count(user) for user in [project.owner, *users]] == [1, 1, 1, 1]
+
+
+def _staff_request() -> Any:
+    return SimpleNamespace(user=UserFactory(is_staff=True, is_superuser=True))
+
+
+def test_two_admin_bulk_removals_sharing_users_do_not_deadlock(monkeypatch):
+    # Four projects, two users, each bulk removal crossing them in the other order: recounting after each removal
+    # locked user 1 then 2 in one transaction, 2 then 1 in the other (found by a review; deadlocked every time).
+    request = _staff_request()
+    u1, u2 = UserFactory(), UserFactory()
+    p1, p2, p3, p4 = (make_project(visibility="public") for _ in range(4))
+    add = services.member_add
+    m11, m22 = (add(project=p, actor=request.user, user_id=u.pk, role="member") for p, u in ((p1, u1), (p2, u2)))
+    m32, m41 = (add(project=p, actor=request.user, user_id=u.pk, role="member") for p, u in ((p3, u2), (p4, u1)))
+    monkeypatch.setattr(services, "member_remove", slowed_after(services.member_remove))
+    model_admin = MembershipAdmin(Membership, admin.site)
+
+    def bulk(ids: list[int]) -> str:
+        model_admin.delete_queryset(request, Membership.objects.filter(pk__in=ids).order_by("pk"))
+        return "done"
+
+    results = race([lambda: bulk([m11.pk, m22.pk]), lambda: bulk([m32.pk, m41.pk])])
+    assert results == ["done", "done"]
+    assert (public_count(u1), public_count(u2)) == (0, 0)
+
+
+def test_two_admin_bulk_project_deletions_sharing_members_do_not_deadlock(monkeypatch):
+    request = _staff_request()
+    u1, u2 = UserFactory(), UserFactory()
+    pa, pb, pc, pd = (make_project(visibility="public") for _ in range(4))
+    for project, user in ((pa, u1), (pb, u2), (pc, u2), (pd, u1)):
+        services.member_add(project=project, actor=request.user, user_id=user.pk, role="member")
+    monkeypatch.setattr(services, "project_delete", slowed_after(services.project_delete))
+    model_admin = ProjectAdmin(Project, admin.site)
+
+    def bulk(ids: list[int]) -> str:
+        model_admin.delete_queryset(request, Project.objects.filter(pk__in=ids).order_by("pk"))
+        return "done"
+
+    results = race([lambda: bulk([pa.pk, pb.pk]), lambda: bulk([pc.pk, pd.pk])])
+    assert results == ["done", "done"]
+    assert (public_count(u1), public_count(u2)) == (0, 0)
