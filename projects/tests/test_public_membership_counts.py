@@ -84,9 +84,10 @@ def test_the_recount_command_rebuilds_every_count_from_the_memberships():
     make_project(member, visibility="private")
     Membership.objects.create(project=project, user=member)  # written without the services
     PublicMembershipCount.objects.filter(user=owner).update(count=7)
+    PublicMembershipCount.objects.create(user=UserFactory(), count=5)  # in no public project at all
     out = io.StringIO()
     call_command("public_memberships_recount", stdout=out)
-    assert out.getvalue() == "2 users counted again (their counts differed from their memberships)\n"
+    assert out.getvalue() == "3 users counted again (their counts differed from their memberships)\n"
     expect({owner: 1, member: 1})
 
 
