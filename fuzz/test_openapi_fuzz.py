@@ -82,7 +82,7 @@ TRACE_FILE = Path(os.environ.get("FUZZ_TRACE_FILE", "/tmp/schemathesis_trace.txt
 RANDOM_IDS_ONE_IN = 8
 # Once the budget is spent, an operation still gets cases until it has answered 2xx, at most this many: the
 # completeness checks below hold on a slow machine too, and the overrun stays small.
-CASES_PAST_BUDGET = 5
+CASES_PAST_BUDGET = 10
 
 CHECKS = [
     not_a_server_error,
