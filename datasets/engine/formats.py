@@ -1069,7 +1069,8 @@ def _convert_csv(path: str, encoding: str, delimiter: str, part: str, workdir: s
             pass
     source, encoding = _utf8_source(path, encoding, workdir, keep_bom=True)
     details["encoding"] = encoding
-    if (source != path or encoding not in ("utf-8", "utf-8-sig")) and _csv_by_polars(source, delimiter, part, parses):
+    # A transcoded copy is new to polars; the file itself, valid UTF-8, already failed it above.
+    if source != path and _csv_by_polars(source, delimiter, part, parses):
         return details
     # The slow, exact way: Python's csv module reports the first broken record with its line and column, or
     # rewrites the file as plain RFC 4180 (stray quotes inside fields, "\r" line ends) for polars to read.
