@@ -18,10 +18,6 @@ from typing import IO, Any
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from django.utils.text import capfirst
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -123,7 +119,14 @@ class XlsxWriter(Writer):
     extension = "xlsx"
 
     def __init__(self, path: str, *, meta: dict[str, Any]) -> None:
+        # Imported here: a worker that never writes a spreadsheet does not hold openpyxl.
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        from openpyxl.styles import Font
+
         super().__init__(path, meta=meta)
+        self.make_cell, self.illegal = WriteOnlyCell, ILLEGAL_CHARACTERS_RE
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(title=sheet_title(meta.get("title", "")))
         self.bold = Font(bold=True)
@@ -133,7 +136,7 @@ class XlsxWriter(Writer):
             return _utc(value).replace(tzinfo=None)  # Excel has no time zones: UTC, as everywhere in the API
         value = _plain(value)
         if isinstance(value, str):
-            cell = WriteOnlyCell(self.sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+            cell = self.make_cell(self.sheet, value=self.illegal.sub("", value))
             # openpyxl would store text starting with "=" as a formula: keep every text a text.
             cell.data_type = "s"
             return cell

@@ -20,28 +20,32 @@ Browser uploads (object storage only; ObjectStorageRequired otherwise), straight
 The bucket must allow those cross-origin PUTs and expose ETag: see browser_upload_cors_rule().
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import os
 import posixpath
 import re
 import shutil
+import sys
 import tempfile
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
 from urllib.parse import quote
 
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.files.utils import validate_file_name
-from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+    from storages.backends.s3 import S3Storage
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ def datasets_storage() -> Storage:
 
 def is_object_storage() -> bool:
     """Whether files live in a bucket: downloads then redirect to presigned URLs and uploads go to the bucket."""
-    return isinstance(datasets_storage(), S3Storage)
+    return _is_s3(datasets_storage())
 
 
 # Writing and deleting
@@ -97,13 +101,15 @@ def store(local_path: str, name: str, *, content_type: str, link: bool = False) 
     second time."""
     _check_name(name)
     storage = datasets_storage()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
         key = _key(storage, name)
         # A check, not a conditional write (s3transfer cannot send If-None-Match): two stores of one name at once
         # would both succeed, which unique names per dataset version rule out.
         if _head(storage, key) is not None:
             raise FileExistsError(f"{name} already exists in the datasets storage.")
         part_size, _ = part_size_for(os.path.getsize(local_path))
+        from boto3.s3.transfer import TransferConfig
+
         config = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=part_size, max_concurrency=4
         )
@@ -184,7 +190,7 @@ def delete_prefix(prefix: str) -> None:
     prefix = prefix.rstrip("/")
     _check_name(prefix)
     storage = datasets_storage()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
         client = _client(storage)
         key_prefix = _key(storage, prefix) + "/"
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket_name, Prefix=key_prefix):
@@ -214,7 +220,7 @@ def object_size(name: str) -> int | None:
     """The stored file's size in bytes, or None when there is no such file (e.g. an upload never completed)."""
     _check_name(name)
     storage = datasets_storage()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
         head = _head(storage, _key(storage, name))
         return None if head is None else int(head["ContentLength"])
     try:
@@ -228,7 +234,7 @@ def local_copy(name: str) -> str:
     cached under DATASETS_CACHE_DIR. Read it, never modify or delete it; FileNotFoundError if there is no such file."""
     _check_name(name)
     storage = datasets_storage()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
         return _cached_copy(storage, name)
     path = _filesystem(storage).path(name)
     if not os.path.isfile(path):
@@ -317,7 +323,9 @@ def open_for_download(name: str) -> tuple[IO[bytes], int]:
     served) on the filesystem; on object storage a forward-only stream: redirect to presigned_download_url there."""
     _check_name(name)
     storage = datasets_storage()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
+        from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
         try:
             response = _client(storage).get_object(Bucket=storage.bucket_name, Key=_key(storage, name))
         except ClientError as error:
@@ -335,7 +343,9 @@ def sha256_of(name: str) -> str:
     _check_name(name)
     storage = datasets_storage()
     digest = hashlib.sha256()
-    if isinstance(storage, S3Storage):
+    if _is_s3(storage):
+        from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
         try:
             body = _client(storage).get_object(Bucket=storage.bucket_name, Key=_key(storage, name))["Body"]
         except ClientError as error:
@@ -462,6 +472,8 @@ def multipart_complete(name: str, *, upload_id: str, parts: Sequence[Mapping[str
     storage = _object_storage()
     _check_name(name)
     listed = _parts(parts)
+    from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
     try:
         _client(storage).complete_multipart_upload(
             Bucket=storage.bucket_name,
@@ -509,6 +521,8 @@ def multipart_abort(name: str, *, upload_id: str) -> None:
 
 
 def _abort(storage: S3Storage, key: str, upload_id: str) -> None:
+    from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
     try:
         _client(storage).abort_multipart_upload(Bucket=storage.bucket_name, Key=key, UploadId=upload_id)
     except ClientError as error:
@@ -528,9 +542,16 @@ def _check_name(name: str) -> None:
     validate_file_name(name, allow_relative_path=True)
 
 
+def _is_s3(storage: Storage) -> TypeGuard[S3Storage]:
+    """Whether `storage` is django-storages' S3Storage, without importing it: boto3 and botocore would cost every
+    process about 17 MiB, and an S3Storage exists only once STORAGES has had its module imported."""
+    module = sys.modules.get("storages.backends.s3")
+    return module is not None and isinstance(storage, module.S3Storage)
+
+
 def _object_storage() -> S3Storage:
     storage = datasets_storage()
-    if not isinstance(storage, S3Storage):
+    if not _is_s3(storage):
         raise ObjectStorageRequired(
             "Presigned URLs and browser uploads need object storage: set AWS_STORAGE_BUCKET_NAME "
             "(and AWS_S3_ENDPOINT_URL for MinIO or Ceph)."
@@ -566,6 +587,8 @@ def _write_parameters(storage: S3Storage, key: str, content_type: str) -> dict[s
 
 
 def _head(storage: S3Storage, key: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
     try:
         return cast(dict[str, Any], _client(storage).head_object(Bucket=storage.bucket_name, Key=key))
     except ClientError as error:
