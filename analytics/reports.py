@@ -5,7 +5,7 @@ A report runs in the worker, in the creator's language and Scope, recomputed the
 project since the POST no longer exports its private rows.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -53,9 +53,18 @@ class Report:
 
 
 class ReportParams(serializers.Serializer):
-    """Every report's parameters: `project` narrows to one project the creator may read."""
+    """Every report's parameters: `project` narrows to one project the creator may read. A name the report does
+    not take is refused, not ignored: a misspelt filter would otherwise export everything."""
 
     project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                message = _("Unknown parameter: this report takes %(names)s.") % {"names": ", ".join(self.fields)}
+                raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
 
     def validate_project(self, value: int) -> int:
         user = self.context.get("user")
@@ -303,8 +312,17 @@ def _models() -> Any:
     return models
 
 
+class NameListField(serializers.ListField):
+    """A list of names, or one string of comma-separated names as GET /analytics/trends takes `metric`."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, str):
+            data = [part.strip() for part in data.split(",") if part.strip()]
+        return list(super().to_internal_value(data))
+
+
 class TrendReportParams(ReportParams):
-    metric = serializers.ListField(
+    metric = NameListField(
         child=serializers.CharField(max_length=64), allow_empty=False, max_length=32, help_text="Trend metrics."
     )
     interval = serializers.ChoiceField(choices=["day", "week", "month"], required=False)

@@ -131,6 +131,7 @@ class CompareJobSerializer(serializers.Serializer):
 
 class CurveSerializer(ChartSerializer):
     x = serializers.ListField(child=serializers.IntegerField(), help_text="The steps (epochs, iterations).")
+    label = serializers.CharField(help_text="The per-step metric's name in the request's language (its title).")
 
 
 @extend_schema_serializer(
@@ -138,7 +139,13 @@ class CurveSerializer(ChartSerializer):
 )
 class JobsCompareSerializer(serializers.Serializer):
     jobs = CompareJobSerializer(many=True, help_text="In the order asked.")
-    metrics = ChartSerializer(help_text="x: the metrics any job has; a series per job (null where it has none).")
+    metric_names = serializers.ListField(
+        child=serializers.CharField(), help_text="The metrics of `metrics.x`, in its order, as keys (accuracy...)."
+    )
+    metrics = ChartSerializer(
+        help_text="x: the metrics any job has, named in the request's language; a series per job (null where it "
+        "has none)."
+    )
     curves = serializers.DictField(
         child=CurveSerializer(),
         help_text="Per per-step metric (loss, val_accuracy...): x the steps, a series per job (null: no point).",

@@ -73,10 +73,15 @@ UPLOADED_SOURCES = (DatasetVersion.Source.UPLOAD.value, DatasetVersion.Source.PR
 # --- time ---------------------------------------------------------------------------------------------------
 
 
+# Files of the zoneinfo directory that are no zone's name: "localtime" is the server's own zone (a link to it, so an
+# answer would depend on the machine), "posixrules" a template, "Factory" a placeholder.
+NOT_ZONE_NAMES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def time_zone_names() -> frozenset[str]:
     """The IANA names the system knows (read once: listing them walks the zoneinfo directory)."""
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - NOT_ZONE_NAMES
 
 
 def time_zone(name: str) -> ZoneInfo:

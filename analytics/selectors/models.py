@@ -63,6 +63,20 @@ METRIC_LABELS: dict[str, Any] = {
     "silhouette": gettext_lazy("Silhouette"),
     "inertia": gettext_lazy("Inertia"),
 }
+# Per-step metrics of the learning curves that are not final metrics; `val_<metric>` reads "Validation <metric>".
+CURVE_LABELS: dict[str, Any] = {"loss": gettext_lazy("Training loss"), "val_loss": gettext_lazy("Validation loss")}
+
+
+def metric_label(name: str) -> str:
+    """A metric's name in the request's language: a final metric, a learning curve's (`loss`, `val_accuracy`), or
+    the name itself for one the engine does not know (an algorithm's own)."""
+    if name in METRIC_LABELS:
+        return force_str(METRIC_LABELS[name])
+    if name in CURVE_LABELS:
+        return force_str(CURVE_LABELS[name])
+    if name.startswith("val_") and name[4:] in METRIC_LABELS:
+        return _("Validation %(metric)s") % {"metric": force_str(METRIC_LABELS[name[4:]])}
+    return name
 
 LEADERBOARD_DEFAULT_LIMIT = 10
 LEADERBOARD_MAX_LIMIT = 100
@@ -319,7 +333,7 @@ def jobs_compare(*, scope: Scope, job_ids: list[int]) -> dict[str, Any]:
 
     names = _metric_names(jobs)
     metrics = chart(
-        names,
+        [metric_label(name) for name in names],
         [(job["label"], [_scalar((job["metrics"] or {}).get(name)) for name in names]) for job in jobs],
     )
 
@@ -330,8 +344,11 @@ def jobs_compare(*, scope: Scope, job_ids: list[int]) -> dict[str, Any]:
     curves = {}
     for name, by_step in sorted(series.items()):
         steps = sorted(by_step)
-        curves[name] = chart(steps, [(job["label"], [by_step[step].get(job["id"]) for step in steps]) for job in jobs])
-    return {"jobs": jobs, "metrics": metrics, "curves": curves, "max_points": CURVE_MAX_POINTS}
+        curves[name] = {
+            **chart(steps, [(job["label"], [by_step[step].get(job["id"]) for step in steps]) for job in jobs]),
+            "label": metric_label(name),
+        }
+    return {"jobs": jobs, "metric_names": names, "metrics": metrics, "curves": curves, "max_points": CURVE_MAX_POINTS}
 
 
 def _scalar(value: Any) -> float | None:

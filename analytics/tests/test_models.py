@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.tests.factories import UserFactory
 from aimodels.engine import evaluate
@@ -317,9 +317,10 @@ def test_compare_puts_metrics_side_by_side_in_the_order_asked(owner, project):
     assert jobs[1]["status"] == "running" and jobs[1]["hyperparameters"] == {"lr": 0.1}
     assert jobs[1]["metrics"] is None and jobs[1]["finished_at"] is None
     assert jobs[0]["project"] == {"id": project.id, "name": "智能客服"}
-    # x: the known metrics in the engine's order (confusion_matrix is no scalar); null where a job lacks one
+    # x: the known metrics in the engine's order (confusion_matrix is no scalar), named; null where a job lacks one
+    assert result["metric_names"] == ["accuracy", "f1_macro", "roc_auc", "log_loss"]
     assert result["metrics"] == {
-        "x": ["accuracy", "f1_macro", "roc_auc", "log_loss"],
+        "x": ["准确率", "F1（宏平均）", "ROC AUC", "对数损失"],  # the default language
         "series": [
             {"name": f"#{logistic.id} logistic_regression", "data": [0.85, None, 0.91, 0.3]},
             {"name": f"#{running.id} mlp_classifier", "data": [None, None, None, None]},
@@ -346,7 +347,9 @@ def test_compare_curves_union_the_steps_with_nulls(owner, project):
             {"name": f"#{a.id} mlp_classifier", "data": [1.0, 0.6, 0.4, None]},
         ],
         "unit": "",
+        "label": "训练损失",
     }
+    assert curves["val_accuracy"]["label"] == "验证集准确率"
     assert curves["val_accuracy"]["series"][0]["data"] == [0.7, None]
     assert curves["val_accuracy"]["series"][1]["data"] == [None, None]
 
@@ -405,3 +408,25 @@ def test_compare_queries_do_not_grow_with_the_data(owner, project):
         add_curve(job, "loss", {step: 0.5 for step in range(1, 200)})
         add_curve(job, "val_accuracy", {step: 0.5 for step in range(50)})
     assert _queries(lambda: selectors.jobs_compare(scope=Scope(owner), job_ids=ids)) == small == 2
+
+
+def test_compare_names_metrics_and_curves_in_the_request_language(owner, project):
+    _dataset, (version,) = dataset_with_versions(project)
+    job = make_job(version, algorithm="mlp_classifier", metrics={"accuracy": 0.9, "custom_score": 2.0})
+    add_curve(job, "loss", {0: 1.0})
+    add_curve(job, "val_loss", {0: 1.1})
+    add_curve(job, "val_accuracy", {0: 0.8})
+    add_curve(job, "val_custom", {0: 0.5})
+
+    with translation.override("en"):
+        result = selectors.jobs_compare(scope=Scope(owner), job_ids=[job.id])
+
+    assert result["metric_names"] == ["accuracy", "custom_score"]
+    assert result["metrics"]["x"] == ["Accuracy", "custom_score"]  # an algorithm's own metric keeps its name
+    labels = {name: curve["label"] for name, curve in result["curves"].items()}
+    assert labels == {
+        "loss": "Training loss",
+        "val_accuracy": "Validation Accuracy",
+        "val_custom": "val_custom",
+        "val_loss": "Validation loss",
+    }

@@ -157,6 +157,9 @@ def test_another_user_s_export_is_a_404_and_an_admin_sees_it(world, auth_client)
             "params.created_to",
         ),
         ({"report": "jobs", "format": "csv", "params": []}, "params"),
+        ({"report": "jobs", "format": "csv", "params": {"stauts": "failed"}}, "params.stauts"),  # never "all jobs"
+        ({"report": "trends", "format": "csv", "params": {"metric": "jobs_created,nope"}}, "params.metric"),
+        ({"report": "trends", "format": "csv", "params": {"metric": ""}}, "params.metric"),
         ({"format": "csv"}, "report"),
     ],
 )
@@ -167,6 +170,13 @@ def test_bad_input_is_a_400_naming_the_field_and_leaves_nothing(world, fs_storag
     assert error["error_code"] == "INVALID_INPUT" and error["details"]["field"] == field, error
     assert not Export.objects.exists() and stored_files(fs_storage.location) == []
     assert not Event.objects.filter(type__startswith="export.").exists()
+
+
+def test_a_trend_export_takes_its_metrics_as_the_trends_endpoint_does(world):
+    for metric in ("jobs_created,projects_created", ["jobs_created", "projects_created"]):
+        response = post(world["client"], {"report": "trends", "format": "json", "params": {"metric": metric}})
+        assert response.status_code == 202, response.json()
+        assert response.json()["params"]["metric"] == ["jobs_created", "projects_created"]
 
 
 def test_an_unknown_report_lists_the_known_ones(world):

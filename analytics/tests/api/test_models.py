@@ -176,9 +176,9 @@ def test_compare_answers_the_documented_shape(world):
     schema = generated_schema()
     validate_against(schema, response_schema(schema, COMPARE, "get", 200), body)
     assert [job["id"] for job in body["jobs"]] == [third.id, first.id]
-    assert body["metrics"]["x"] == ["rmse", "r2"]
+    assert body["metric_names"] == ["rmse", "r2"] and body["metrics"]["x"] == ["RMSE", "R²"]
     assert [series["data"] for series in body["metrics"]["series"]] == [[95.5, 0.9], [120.0, 0.9]]
-    assert body["curves"]["loss"]["x"] == [0, 1]
+    assert body["curves"]["loss"]["x"] == [0, 1] and body["curves"]["loss"]["label"] == "训练损失"
     assert [series["data"] for series in body["curves"]["loss"]["series"]] == [[191.0, 95.5], [240.0, 120.0]]
     assert body["jobs"][0]["duration_seconds"] == 30.0
 
