@@ -78,6 +78,7 @@ def metric_label(name: str) -> str:
         return _("Validation %(metric)s") % {"metric": force_str(METRIC_LABELS[name[4:]])}
     return name
 
+
 LEADERBOARD_DEFAULT_LIMIT = 10
 LEADERBOARD_MAX_LIMIT = 100
 COMPARE_MAX_JOBS = 10
