@@ -206,11 +206,12 @@ class _Progress:
                 )
 
 
-def export_file_name(export: Export) -> str:
-    """The downloaded file's name, in the export's language: `训练任务-20260305-0812.csv`."""
+def export_file_name(export: Export, *, ascii: bool = False) -> str:
+    """The downloaded file's name, in the export's language: `训练任务-20260305-0812.csv`; with `ascii`, named by
+    the report's key instead (`jobs-20260305-0812.csv`: the fallback for clients that cannot take the first)."""
     report = REPORTS.get(export.report)
     with translation.override(export.language):
-        title = column_name(report.title) if report else export.report
+        title = column_name(report.title) if report and not ascii else export.report
     stamp = (export.finished_at or export.created_at).strftime("%Y%m%d-%H%M")
     return f"{title}-{stamp}.{export.format}"
 

@@ -362,26 +362,35 @@ def sha256_of(name: str) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def presigned_download_url(name: str, *, file_name: str, content_type: str, expires: int | None = None) -> str:
-    """A short-lived URL the browser downloads from directly, saving the file as `file_name` (any language);
-    `expires` in seconds, DATASETS_PRESIGN_DOWNLOAD_EXPIRES by default. It does not check that the file exists."""
+def presigned_download_url(
+    name: str, *, file_name: str, content_type: str, expires: int | None = None, ascii_name: str | None = None
+) -> str:
+    """A short-lived URL the browser downloads from directly, saving the file as `file_name` (any language; see
+    content_disposition for `ascii_name`); `expires` in seconds, DATASETS_PRESIGN_DOWNLOAD_EXPIRES by default. It
+    does not check that the file exists."""
     storage = _object_storage()
     _check_name(name)
-    parameters = {"ResponseContentDisposition": content_disposition(file_name), "ResponseContentType": content_type}
+    disposition = content_disposition(file_name, ascii_name=ascii_name)
+    parameters = {"ResponseContentDisposition": disposition, "ResponseContentType": content_type}
     expire = settings.DATASETS_PRESIGN_DOWNLOAD_EXPIRES if expires is None else expires
     return str(storage.url(name, parameters=parameters, expire=expire))
 
 
-def content_disposition(file_name: str) -> str:
+def content_disposition(file_name: str, *, ascii_name: str | None = None) -> str:
     """An attachment header naming the file per RFC 6266: filename*= carries the real (e.g. Chinese) name, and
-    filename= an ASCII approximation for clients that ignore filename*. Also for filesystem downloads."""
+    filename= an ASCII approximation for clients that ignore filename*: of `ascii_name` when the caller has a
+    better one (say, the report's key for a Chinese title), else of `file_name`. Also for filesystem downloads."""
+    fallback = _ascii_file_name(ascii_name or file_name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def _ascii_file_name(file_name: str) -> str:
     suffix = PurePosixPath(file_name).suffix
     stem = file_name[: len(file_name) - len(suffix)] if suffix else file_name
     ascii_stem = _ascii(stem).strip(" .-")  # "训练任务-20261127" keeps "20261127", not "-20261127"
     if not re.search(r"[A-Za-z0-9]", ascii_stem):
         ascii_stem = "download"
-    fallback = ascii_stem + _ascii(suffix)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+    return ascii_stem + _ascii(suffix)
 
 
 def _ascii(text: str) -> str:

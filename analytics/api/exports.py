@@ -290,9 +290,12 @@ class ExportDownloadView(ExportScopedView):
         if export.status != Export.Status.SUCCEEDED:
             raise ExportNotReady(details={"status": export.status})
         file_name = services.export_file_name(export)
+        ascii_name = services.export_file_name(export, ascii=True)
         content_type = CONTENT_TYPES[export.format]
         if storage.is_object_storage():
-            url = storage.presigned_download_url(export.file, file_name=file_name, content_type=content_type)
+            url = storage.presigned_download_url(
+                export.file, file_name=file_name, content_type=content_type, ascii_name=ascii_name
+            )
             redirect = HttpResponseRedirect(url)
             redirect["Cache-Control"] = "private, no-store"
             return redirect
@@ -302,7 +305,7 @@ class ExportDownloadView(ExportScopedView):
             raise ExportExpired() from None
         response = StreamingHttpResponse(_stream(handle), content_type=content_type)
         response["Content-Length"] = str(size)
-        response["Content-Disposition"] = storage.content_disposition(file_name)
+        response["Content-Disposition"] = storage.content_disposition(file_name, ascii_name=ascii_name)
         response["Cache-Control"] = "private, no-store"
         response["ETag"] = f'"{export.sha256}"'
         return response

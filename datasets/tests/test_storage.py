@@ -223,6 +223,9 @@ def test_content_disposition_names_any_file():
     assert encoded.isascii() and " " not in encoded and '"' not in encoded
     assert storage.content_disposition("Résumé 2024.csv").startswith('attachment; filename="Resume 2024.csv"')
     assert 'filename="a_b_.csv"' in storage.content_disposition('a"b\\.csv')
+    named = storage.content_disposition("训练任务-20261127.csv", ascii_name="jobs-20261127.csv")
+    assert named.startswith('attachment; filename="jobs-20261127.csv"; ')
+    assert unquote(named.split("filename*=UTF-8''")[1]) == "训练任务-20261127.csv"
 
 
 def test_part_size_for():

@@ -76,6 +76,7 @@ def test_csv_end_to_end_opens_in_excel_with_chinese_text(world):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment;") and f"filename*=UTF-8''{quote('训练任务')}-" in disposition
+    assert 'filename="jobs-' in disposition  # for a client without filename*, the report's key, not only a date
     assert disposition.endswith(".csv") and int(response["Content-Length"]) == len(data)
 
 
@@ -295,3 +296,22 @@ def test_the_answers_are_the_documented_shapes(world, monkeypatch):
     assert download["410"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     post_op = schema["paths"]["/api/v1/analytics/exports"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in post_op["parameters"]) and post_op["tags"] == ["analytics"]
+
+
+def test_on_object_storage_the_download_is_a_redirect_naming_the_file(world, s3_storage):
+    import httpx
+
+    body = created(world["client"], "jobs", "csv")
+    export = Export.objects.get(public_id=body["id"])
+    assert export.status == Export.Status.SUCCEEDED and s3_storage.client.head_object(
+        Bucket=s3_storage.bucket, Key=export.file
+    )
+    redirect = world["client"].get(f"{URL}/{body['id']}/download")
+    assert redirect.status_code == 302, redirect.content
+    assert redirect["Location"].startswith(s3_storage.endpoint) and redirect["Cache-Control"] == "private, no-store"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        fetched = http.get(redirect["Location"])
+    assert fetched.status_code == 200 and fetched.content.startswith(b"\xef\xbb\xbf")
+    assert fetched.headers["Content-Type"] == "text/csv; charset=utf-8"
+    disposition = fetched.headers["Content-Disposition"]
+    assert 'filename="jobs-' in disposition and f"filename*=UTF-8''{quote('训练任务')}-" in disposition
