@@ -19,11 +19,16 @@ from incubator.generations import ANALYTICS_GENERATION, generation_get
 
 from .scope import Scope
 
+# Bump when an answer's shape changes (2: jobs/compare's metric_names and curve labels), so the processes of a new
+# release never serve an answer the old ones cached in the old shape.
+SHAPE_VERSION = 2
+
 
 def memo_key(endpoint: str, scope: Scope, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
     language = translation.get_language() or settings.LANGUAGE_CODE
-    return f"analytics:{endpoint}:{scope.key}:{language}:{digest}:{generation_get(ANALYTICS_GENERATION)}"
+    generation = generation_get(ANALYTICS_GENERATION)
+    return f"analytics:v{SHAPE_VERSION}:{endpoint}:{scope.key}:{language}:{digest}:{generation}"
 
 
 def memoized(endpoint: str, scope: Scope, params: dict[str, Any], compute: Callable[[], Any]) -> Any:

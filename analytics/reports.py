@@ -59,12 +59,19 @@ class ReportParams(serializers.Serializer):
     project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in data if name not in self.fields)
-            if unknown:
-                message = _("Unknown parameter: this report takes %(names)s.") % {"names": ", ".join(self.fields)}
-                raise serializers.ValidationError({name: [message] for name in unknown})
-        return super().to_internal_value(data)
+            message = _("Unknown parameter: this report takes %(names)s.") % {"names": ", ".join(self.fields)}
+            unknown = {str(name): [message] for name in data if name not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):  # every mistake at once, the unknown names first
+                raise serializers.ValidationError({**unknown, **error.detail}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
     def validate_project(self, value: int) -> int:
         user = self.context.get("user")

@@ -899,7 +899,7 @@ ZH = {
     "Inertia": "簇内平方和（Inertia）",
     "Training loss": "训练损失",
     "Unknown parameter: this report takes %(names)s.": "未知参数：该报表接受的参数为 %(names)s。",
-    "Validation loss": "验证损失",
+    "Validation loss": "验证集损失",
     "Validation %(metric)s": "验证集%(metric)s",
     "Unknown task. Known tasks: %(known)s.": "未知的任务类型。可用的任务类型：%(known)s。",
     "Unknown metric for the task %(task)s. Known metrics: %(known)s.": (

@@ -51,7 +51,9 @@ class ExportCreateInputSerializer(serializers.Serializer):
         default=dict,
         help_text=(
             "The report's parameters. Every report takes `project` (one project you may read); `jobs` also "
-            "`status`, `algorithm`, `created_from`, `created_to` (dates); `projects` also `status`, `visibility`."
+            "`status`, `algorithm`, `created_from`, `created_to` (dates); `projects` also `status`, `visibility`; "
+            "`trends` `metric` (a list, or comma-separated), `interval`, `from`, `to`, `tz`; `leaderboard` "
+            "`dataset`, `metric`, `task`, `limit`. A parameter the report does not take is a 400 naming it."
         ),
     )
     format = serializers.ChoiceField(choices=Export.Format.choices)

@@ -16,11 +16,13 @@ from aimodels.models import ModelVersion
 from analytics.scope import Scope
 from analytics.selectors.figures import (
     MAX_BUCKETS,
+    NOT_ZONE_NAMES,
     TREND_METRICS,
     buckets,
     overview,
     project_activity,
     time_zone,
+    time_zone_names,
     trends,
 )
 from datasets.models import DatasetVersion
@@ -95,9 +97,11 @@ def test_buckets_refuse_a_reversed_range_and_far_dates():
 
 def test_time_zone_accepts_iana_names_only():
     assert time_zone("Asia/Shanghai") == SHANGHAI
-    for name in ["Mars/Olympus", "", "../../etc/passwd", "asia/shanghai", "CST"]:
+    for name in ["Mars/Olympus", "", "../../etc/passwd", "asia/shanghai", "CST", *sorted(NOT_ZONE_NAMES)]:
         with pytest.raises(InvalidInput):
             time_zone(name)
+    # Whatever the machine's zone database lists: never a file that is no zone (localtime is the server's own).
+    assert NOT_ZONE_NAMES.isdisjoint(time_zone_names()) and "UTC" in time_zone_names()
 
 
 # --- trends: dates ------------------------------------------------------------------------------------------

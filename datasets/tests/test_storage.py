@@ -214,6 +214,14 @@ def test_a_copy_being_downloaded_is_never_seen_partial(s3_storage, tmp_path, mon
     assert Path(storage.local_copy("datasets/1/original.parquet")).read_bytes() == data
 
 
+def test_object_storage_is_told_by_class_with_subclasses_and_without_importing_boto3():
+    class Mine(S3Storage):  # an operator's own subclass, say with a fixed bucket
+        pass
+
+    assert storage._is_s3(Mine(bucket_name="b")) and storage._is_s3(S3Storage(bucket_name="b"))
+    assert not storage._is_s3(FileSystemStorage(location="/tmp"))
+
+
 def test_content_disposition_names_any_file():
     header = storage.content_disposition('销售 "数据".csv')
 

@@ -161,6 +161,10 @@ def test_another_user_s_export_is_a_404_and_an_admin_sees_it(world, auth_client)
         ({"report": "jobs", "format": "csv", "params": {"stauts": "failed"}}, "params.stauts"),  # never "all jobs"
         ({"report": "trends", "format": "csv", "params": {"metric": "jobs_created,nope"}}, "params.metric"),
         ({"report": "trends", "format": "csv", "params": {"metric": ""}}, "params.metric"),
+        (
+            {"report": "trends", "format": "csv", "params": {"metric": "jobs_created", "form": "2026-01-01"}},
+            "params.form",
+        ),
         ({"format": "csv"}, "report"),
     ],
 )
@@ -171,6 +175,15 @@ def test_bad_input_is_a_400_naming_the_field_and_leaves_nothing(world, fs_storag
     assert error["error_code"] == "INVALID_INPUT" and error["details"]["field"] == field, error
     assert not Export.objects.exists() and stored_files(fs_storage.location) == []
     assert not Event.objects.filter(type__startswith="export.").exists()
+
+
+def test_unknown_parameters_are_named_beside_the_other_mistakes(world):
+    body = {"report": "jobs", "format": "csv", "params": {"stauts": "failed", "created_from": "2026-02-30"}}
+    response = post(world["client"], body, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    details = response.json()["details"]
+    assert details["field"] == "params.stauts" and set(details["errors"]) == {"params.stauts", "params.created_from"}
+    assert "created_to" in details["message"]  # what the report does take
 
 
 def test_a_trend_export_takes_its_metrics_as_the_trends_endpoint_does(world):
