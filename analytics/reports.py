@@ -19,6 +19,7 @@ from rest_framework import serializers
 from aimodels.models import TrainingJob
 from datasets.models import Dataset
 from incubator.errors import InvalidInput
+from incubator.serializers import split_values
 from projects.models import Membership, Project
 
 from .scope import Scope
@@ -324,7 +325,7 @@ class NameListField(serializers.ListField):
 
     def to_internal_value(self, data: Any) -> list[Any]:
         if isinstance(data, str):
-            data = [part.strip() for part in data.split(",") if part.strip()]
+            data = split_values([data])
         return list(super().to_internal_value(data))
 
 

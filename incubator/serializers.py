@@ -1,10 +1,16 @@
 """Serializer bases shared by the apps."""
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+def split_values(values: Iterable[str]) -> list[str]:
+    """The parts of comma-separated values, stripped, empty ones dropped: ["a,b", " c,"] -> ["a", "b", "c"]."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 class QueryParamsSerializer(serializers.Serializer):
@@ -51,7 +57,7 @@ class QueryParamsSerializer(serializers.Serializer):
         for key in query:
             values = query.getlist(key)
             if key in multi:
-                params[key] = [part.strip() for value in values for part in value.split(",") if part.strip()]
+                params[key] = split_values(values)
             else:
                 params[key] = values[-1]
         serializer = cls(data=params)

@@ -240,6 +240,17 @@ def _staff_request() -> Any:
     return SimpleNamespace(user=UserFactory(is_staff=True, is_superuser=True))
 
 
+def _bulk_deletes_race(request, admin_class, model, *id_groups: list[int]) -> bool:
+    """The admin's bulk delete of each group of rows, all at once; True when every one finished."""
+    model_admin = admin_class(model, admin.site)
+
+    def bulk(ids: list[int]) -> str:
+        model_admin.delete_queryset(request, model.objects.filter(pk__in=ids).order_by("pk"))
+        return "done"
+
+    return race([lambda ids=ids: bulk(ids) for ids in id_groups]) == ["done"] * len(id_groups)
+
+
 def test_two_admin_bulk_removals_sharing_users_do_not_deadlock(monkeypatch):
     # Four projects, two users, each bulk removal crossing them in the other order: recounting after each removal
     # locked user 1 then 2 in one transaction, 2 then 1 in the other (found by a review; deadlocked every time).
@@ -250,14 +261,7 @@ def test_two_admin_bulk_removals_sharing_users_do_not_deadlock(monkeypatch):
     m11, m22 = (add(project=p, actor=request.user, user_id=u.pk, role="member") for p, u in ((p1, u1), (p2, u2)))
     m32, m41 = (add(project=p, actor=request.user, user_id=u.pk, role="member") for p, u in ((p3, u2), (p4, u1)))
     monkeypatch.setattr(services, "member_remove", slowed_after(services.member_remove))
-    model_admin = MembershipAdmin(Membership, admin.site)
-
-    def bulk(ids: list[int]) -> str:
-        model_admin.delete_queryset(request, Membership.objects.filter(pk__in=ids).order_by("pk"))
-        return "done"
-
-    results = race([lambda: bulk([m11.pk, m22.pk]), lambda: bulk([m32.pk, m41.pk])])
-    assert results == ["done", "done"]
+    assert _bulk_deletes_race(request, MembershipAdmin, Membership, [m11.pk, m22.pk], [m32.pk, m41.pk])
     assert (public_count(u1), public_count(u2)) == (0, 0)
 
 
@@ -268,12 +272,5 @@ def test_two_admin_bulk_project_deletions_sharing_members_do_not_deadlock(monkey
     for project, user in ((pa, u1), (pb, u2), (pc, u2), (pd, u1)):
         services.member_add(project=project, actor=request.user, user_id=user.pk, role="member")
     monkeypatch.setattr(services, "project_delete", slowed_after(services.project_delete))
-    model_admin = ProjectAdmin(Project, admin.site)
-
-    def bulk(ids: list[int]) -> str:
-        model_admin.delete_queryset(request, Project.objects.filter(pk__in=ids).order_by("pk"))
-        return "done"
-
-    results = race([lambda: bulk([pa.pk, pb.pk]), lambda: bulk([pc.pk, pd.pk])])
-    assert results == ["done", "done"]
+    assert _bulk_deletes_race(request, ProjectAdmin, Project, [pa.pk, pb.pk], [pc.pk, pd.pk])
     assert (public_count(u1), public_count(u2)) == (0, 0)
