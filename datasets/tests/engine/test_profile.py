@@ -2,6 +2,7 @@
 
 import json
 import math
+import tempfile
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -251,6 +252,36 @@ def test_high_cardinality_strings_counted_in_partitions_agree_with_one_pass(tmp_
     # Every other value appears 4 or 5 times; the top ten are the 5s in text order.
     fives = sorted(counted.filter(pl.col("count") == 5)["s"].to_list())
     assert [item["value"] for item in whole["top_values"][1:]] == fives[:9]
+
+
+def test_partitions_are_written_once_and_their_scratch_files_removed(tmp_path, monkeypatch):
+    values = [f"id-{number}" for number in range(2_000)] + ["id-7"] * 3
+    path = _write(tmp_path, pl.DataFrame({"s": values}))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(profile_module, "COUNT_PARTITION_BYTES", 4_000)
+    filters = []
+    original_filter = pl.LazyFrame.filter
+
+    def filter_(self, *predicates, **constraints):
+        filters.append(predicates)
+        return original_filter(self, *predicates, **constraints)
+
+    monkeypatch.setattr(pl.LazyFrame, "filter", filter_)
+
+    column = _columns(profile(path))["s"]
+
+    assert column["distinct_count"] == 2_000
+    assert column["top_values"][0] == {"value": "id-7", "count": 4}
+    assert filters == []  # the column is not read again for each partition
+    assert list(scratch.iterdir()) == []
+
+    # A failure while counting removes the partitions' files too.
+    monkeypatch.setattr(profile_module, "TOP_VALUES", "ten")
+    with pytest.raises(TypeError):
+        profile(path)
+    assert list(scratch.iterdir()) == []
 
 
 def test_distinct_counts_of_other_types_become_approximate_above_the_threshold(tmp_path, monkeypatch):
