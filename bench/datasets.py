@@ -274,11 +274,12 @@ def _server(kind: str, env: dict[str, str], log: Path) -> Iterator[tuple[int, su
 
 
 @contextlib.contextmanager
-def _worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """A real Celery worker, solo pool (the worker process is the one that runs the tasks), on core 1."""
+def _worker(env: dict[str, str], log: Path, cores: str) -> Iterator[subprocess.Popen]:
+    """A real Celery worker, solo pool (the worker process is the one that runs the tasks), on `cores` (core 1 by
+    default; "0,1": both, as an unpinned worker on a 2-core machine runs, sharing core 0 with the server)."""
     log.write_text("")
     command = [
-        *pin(1),
+        *(["taskset", "-c", cores] if pin(1) else []),
         sys.executable,
         "-m",
         "celery",
@@ -447,7 +448,7 @@ def service_round(
     worker_log = logs / "worker.log"
     with contextlib.ExitStack() as stack:
         port, server = stack.enter_context(_server(args.server, env, logs / "server.log"))
-        worker = stack.enter_context(_worker(env, worker_log)) if broker else None
+        worker = stack.enter_context(_worker(env, worker_log, args.worker_cores)) if broker else None
         client = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=900))
         login = client.post("/users/login", json={"username": USERNAME, "password": PASSWORD})
         login.raise_for_status()
@@ -639,6 +640,13 @@ def main() -> None:
     parser.add_argument("--preview-requests", type=int, default=300)
     parser.add_argument("--preview-warmup", type=int, default=30)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--worker-cores",
+        default="1",
+        choices=["1", "0,1"],
+        help="the Celery worker's cores: 1 (default, like for like with pandas on core 1) or 0,1 (both; results "
+        "go to datasets_worker_2_cores.json; with another --rows, to datasets[...]_<rows>_rows.json)",
+    )
     args = parser.parse_args()
     if pin(1) and os.environ.get("BENCH_PINNED") != "1":  # the client on core 1, the server on core 0
         os.execvpe("taskset", ["taskset", "-c", "1", sys.executable, *sys.argv], {**os.environ, "BENCH_PINNED": "1"})
@@ -792,13 +800,15 @@ def main() -> None:
     goals["preview_p50"] = _goal(
         service["preview"]["p50_ms"] < 50, f"preview p50 {service['preview']['p50_ms']:.1f} ms < 50 ms"
     )
+    # The figures of record (issue 10's file, the worker on one core) go to datasets.json; other runs beside it.
+    name = "datasets" + ("_worker_2_cores" if args.worker_cores == "0,1" else "")
     write_results(
-        "datasets",
+        name + ("" if args.rows == 1_000_000 else f"_{args.rows}_rows"),
         {
             "file": {"name": path.name, "bytes": size, "rows": args.rows, "columns": 20, "seed": args.seed},
             "server": args.server,
             "database": env["DATABASE_URL"].split("://")[0],
-            "tasks": "celery worker (solo, core 1)" if broker else "embedded (server process)",
+            "tasks": f"celery worker (solo, cores {args.worker_cores})" if broker else "embedded (server process)",
             "rounds": args.rounds,
             "cpu_pressure": waited,
             "service": service,
