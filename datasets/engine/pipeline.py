@@ -35,9 +35,10 @@ A pipeline is a JSON list of steps, each an object with a "type" (one of STEP_TY
   0.5 up, and "train" below it).
 
 Statistics (means, medians, ranges, modes) are taken over the rows that reach the step. They, a sample's
-threshold and one-hot's values are computed first, each by a query of its own over its column, and enter the
-step as literals, so these steps stream and the file is never held whole. deduplicate, label_encode and
-train_test_split compare or rank across the whole frame, and polars holds the frame in memory for them.
+threshold, a split's "test" rows and one-hot's values are computed first, each by a query of its own over the
+columns it needs, and enter the step as literals (or a join on the row number), so these steps stream and the
+file is never held whole. deduplicate and label_encode compare or rank across the whole frame, and polars holds
+the frame in memory for them.
 
 Every step keeps the order of the rows it keeps. Sampling and splitting rank rows by SplitMix64 of (row number,
 seed) computed in polars with plain wrapping integer arithmetic, so the rows chosen depend only on the seed and
@@ -824,14 +825,30 @@ def _unused_name(frame: pl.LazyFrame, name: str) -> str:
 
 
 def _apply_train_test_split(frame: pl.LazyFrame, step: dict[str, Any], index: int) -> pl.LazyFrame:
-    # The key is computed over the whole frame first: inside over() the row numbers would restart per stratum.
-    key = _unused_name(frame, "__split_key")
-    rank, size = pl.col(key).rank("ordinal"), pl.len()
-    if step["stratify"] is not None:
-        rank, size = rank.over(step["stratify"]), size.over(step["stratify"])
-    test = rank <= _round_half_up(size * step["test_ratio"])
+    # The "test" rows are found by a query of their own over the row numbers, keys and strata alone, and the step
+    # marks them by row number: ranking inside the step's query made polars hold the whole frame (3,000,000 rows:
+    # 1 GB more). The key is computed over the whole frame first: inside over() the row numbers would restart per
+    # stratum.
+    row, marker = _unused_name(frame, "__row"), _unused_name(frame, "__test")
+    numbered = frame.with_row_index(row)
+    key = _random_key(step["seed"], pl.col(row))
+    stratify = step["stratify"]
+    if stratify is None:
+        keys = numbered.select(key.sort()).collect(engine="streaming").to_series()
+        count = int(pl.select(_round_half_up(pl.lit(len(keys)) * step["test_ratio"])).item())
+        test = key <= pl.lit(keys[count - 1], dtype=pl.UInt64) if count > 0 else pl.lit(False)
+    else:
+        rank, size = key.rank("ordinal").over(stratify), pl.len().over(stratify)
+        chosen = (
+            numbered.select(pl.col(row), pl.col(stratify))
+            .filter(rank <= _round_half_up(size * step["test_ratio"]))
+            .select(pl.col(row), pl.lit(True).alias(marker))
+            .collect(engine="streaming")
+        )
+        numbered = numbered.join(chosen.lazy(), on=row, how="left", maintain_order="left")
+        test = pl.col(marker).is_not_null()
     split = pl.when(test).then(pl.lit("test")).otherwise(pl.lit("train")).alias(step["column"])
-    return frame.with_columns(_random_key(step["seed"]).alias(key)).with_columns(split).drop(key)
+    return numbered.with_columns(split).drop(row, marker, strict=False)
 
 
 def _round_half_up(value: pl.Expr) -> pl.Expr:

@@ -532,9 +532,9 @@ def test_run_rejects_an_invalid_pipeline_before_writing(tmp_path):
 
 def test_sample_and_fill_statistics_are_computed_before_the_query_so_it_streams(tmp_path):
     # A whole-frame rank or aggregation inside the step's query makes polars hold the whole frame in memory (a
-    # sample of 3,000,000 rows: 940 MB more), so the sample's threshold, the fill's median or mode and min-max's
-    # range are found by queries of their own and enter the plan as literals. The rows chosen stay the same (see
-    # the tests above).
+    # sample of 3,000,000 rows: 940 MB more), so the sample's threshold, the split's test rows, the fill's median
+    # or mode and min-max's range are found by queries of their own and enter the plan as literals. The rows
+    # chosen stay the same (see the tests above).
     source = str(tmp_path / "in.parquet")
     pl.DataFrame({"x": [3, None, 1, 2, None, 3], "s": ["a", None, "b", "b", None, "a"]}).write_parquet(source)
     columns = [{"name": "x", "type": "integer", "nullable": True}, {"name": "s", "type": "string", "nullable": True}]
@@ -544,11 +544,15 @@ def test_sample_and_fill_statistics_are_computed_before_the_query_so_it_streams(
         [{"type": "fill_na", "columns": ["x"], "strategy": "median"}],
         [{"type": "fill_na", "columns": ["x", "s"], "strategy": "mode"}],
         [{"type": "normalize", "columns": ["x"], "method": "min_max"}],
+        [{"type": "train_test_split", "test_ratio": 0.5}],
+        [{"type": "train_test_split", "test_ratio": 0.5, "stratify": "s"}],
     ):
         plan = pipeline._plan(source, pipeline.validate(steps, columns)).explain(engine="streaming")
         for whole_frame in ("rank(", "len()", "median(", "mode(", "min(", "max("):
             assert whole_frame not in plan, (steps, plan)
 
-    sampled = tmp_path / "sampled.parquet"
-    pipeline.run(source, [{"type": "sample", "n": 2, "seed": 4}], str(sampled))
-    assert pl.read_parquet(sampled).columns == ["x", "s"]  # the row numbers it filtered on are not kept
+    output = tmp_path / "output.parquet"
+    pipeline.run(source, [{"type": "sample", "n": 2, "seed": 4}], str(output))
+    assert pl.read_parquet(output).columns == ["x", "s"]  # the row numbers it filtered on are not kept
+    pipeline.run(source, [{"type": "train_test_split", "test_ratio": 0.5, "stratify": "s"}], str(output))
+    assert pl.read_parquet(output).columns == ["x", "s", "split"]
