@@ -65,3 +65,29 @@ def test_an_integer_past_64_bits_is_rendered_exactly_not_a_500():
     text = dumps({"n": big, "at": when, "名": "项目"})
     assert stdlib_json.loads(text) == {"n": big, "at": "2026-11-27T12:00:01Z", "名": "项目"}
     assert dumps({"at": when}) == b'{"at":"2026-11-27T12:00:01Z"}'  # the same format as orjson's
+
+
+class Limits(QueryParamsSerializer):
+    size = serializers.IntegerField(required=False, min_value=1, max_value=500)
+    names = serializers.ListField(child=serializers.CharField(max_length=3), required=False, max_length=2)
+
+
+@pytest.mark.parametrize("first, then", [("zh-hans", "en"), ("en", "zh-hans")])
+def test_limit_messages_follow_each_request_language_not_the_first(first, then):
+    """The fields are shared between requests (a shallow copy each time): a message DRF formatted once in the
+    first request's language stayed in it for every later request."""
+    from django.utils import translation
+
+    def errors(language):
+        with translation.override(language):
+            params = Limits(data={"size": "999", "names": ["a", "b", "c"]})
+            assert not params.is_valid()
+            return str(params.errors["size"][0]), str(params.errors["names"][0])
+
+    errors(first)
+    assert errors(then) == errors(then) != errors(first)
+    assert errors("en") == (
+        "Ensure this value is less than or equal to 500.",
+        "Ensure this field has no more than 2 elements.",
+    )
+    assert all(not message.isascii() for message in errors("zh-hans"))
