@@ -405,6 +405,19 @@ def dataset_version_delete(*, version: DatasetVersion, actor: User) -> None:
     dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
     version = DatasetVersion.objects.filter(pk=version.pk).first() or version
     _refuse_if_used([version])
+    # A pipeline still building from it reads its Parquet copy: deleting it now would fail that version for a
+    # reason nobody could see. Once built, a derived version holds its own copy (its lineage keeps the number).
+    building = list(
+        version.children.filter(status=DatasetVersion.Status.PROCESSING)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+    if building:
+        raise VersionInUse(
+            _("Version %(number)d is being used to build version %(versions)s; delete it once that has finished.")
+            % {"number": version.number, "versions": ", ".join(str(number) for number in building)},
+            details={"version": version.number, "used_by": [{"kind": "dataset_version", "numbers": building}]},
+        )
     payload = {**_version_payload(version), "project_id": dataset.project_id}
     version_id = version.id
     version.delete()
@@ -438,6 +451,9 @@ def dataset_version_preprocess(*, version: DatasetVersion, actor: User, steps: A
         raise InvalidInput({"pipeline": {str(step): errors} if step is not None else errors}) from exc
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+        # Under the dataset's lock, which a delete takes too: the version may have gone since it was read.
+        if not dataset.versions.filter(pk=version.pk).exists():
+            raise NotFound()
         new = _version_new(
             dataset,
             actor=actor,

@@ -150,6 +150,47 @@ def test_a_protected_version_cannot_be_deleted(referenced, owner, owner_client, 
     assert stored_files(fs_storage.location) == files
 
 
+def test_a_version_a_pipeline_builds_from_cannot_be_deleted_until_that_is_built(
+    project, owner, owner_client, fs_storage, run_tasks
+):
+    with run_tasks():
+        dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    # Its build task has not run (no run_tasks here): version 2 is processing and reads version 1's Parquet copy.
+    child = services.dataset_version_preprocess(version=version, actor=owner, steps=[{"type": "deduplicate"}])
+    files = stored_files(fs_storage.location)
+
+    with run_tasks():
+        response = owner_client.delete(f"/api/v1/datasets/{dataset.id}/versions/1")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error_code"] == "VERSION_IN_USE"
+    assert body["details"] == {"version": 1, "used_by": [{"kind": "dataset_version", "numbers": [2]}]}
+    assert "version 2" in body["message"]
+    assert stored_files(fs_storage.location) == files
+
+    with run_tasks():
+        services.dataset_version_build(version_id=child.id)
+    child.refresh_from_db()
+    assert child.status == DatasetVersion.Status.READY
+    with run_tasks():
+        assert owner_client.delete(f"/api/v1/datasets/{dataset.id}/versions/1").status_code == 204
+    child.refresh_from_db()
+    assert (child.status, child.parent_id, child.parent_number) == (DatasetVersion.Status.READY, None, 1)
+
+
+def test_preprocessing_a_version_deleted_meanwhile_is_a_404_and_makes_nothing(project, owner, run_tasks):
+    with run_tasks():
+        dataset = make_dataset(project, owner)
+    stale = dataset.versions.get()
+    with run_tasks():
+        services.dataset_version_delete(version=DatasetVersion.objects.get(pk=stale.pk), actor=owner)
+    with pytest.raises(ApiError) as missing:
+        services.dataset_version_preprocess(version=stale, actor=owner, steps=[{"type": "deduplicate"}])
+    assert missing.value.status_code == 404
+    assert not DatasetVersion.objects.filter(dataset=dataset).exists()
+
+
 # --- tasks delivered twice, or racing a delete --------------------------------------------------------------------
 
 
