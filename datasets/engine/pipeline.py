@@ -9,8 +9,9 @@ A pipeline is a JSON list of steps, each an object with a "type" (one of STEP_TY
 - drop_na {columns?: all when omitted or null, how: "any" (default) | "all"}: drops rows with a null in any
   (all) of the columns. Only nulls count as missing: a float NaN is a value.
 - fill_na {columns, strategy: mean | median | mode | constant, value (constant only)}: mean and median take
-  number columns and turn them into floats; mode takes the most frequent value (the smallest of ties); a
-  constant must suit every column's type (a whole number for integers, ISO text for dates).
+  number columns and turn them into floats, and leave NaN out (as numpy's nanmean and nanmedian); mode takes
+  the most frequent value (the smallest of ties); a constant must suit every column's type (a whole number for
+  integers, ISO text for dates).
 - filter {column, op, value}: keeps the rows where the comparison holds. eq ne lt le gt ge in not_in contains
   starts_with never match a null (as in SQL); is_null and not_null take no value; in and not_in take a list.
   Dates and datetimes are compared with ISO strings (without an offset, read in the column's zone), decimals
@@ -20,7 +21,8 @@ A pipeline is a JSON list of steps, each an object with a "type" (one of STEP_TY
   field "to"); non-strict ones make it null. Floats cast to integer are truncated toward zero. Strings become
   booleans from true/false, yes/no, t/f, y/n, 1/0 (any case), dates from YYYY-MM-DD, datetimes from ISO text.
 - normalize {columns, method: min_max (default) | z_score}: number columns become floats, scaled to [0, 1] or
-  to mean 0 and (population, ddof=0) standard deviation 1; a constant column becomes 0.
+  to mean 0 and (population, ddof=0) standard deviation 1; a constant column becomes 0. The range, mean and
+  deviation leave NaN out (a NaN stays NaN); a column with an infinite value fails the run (field "columns").
 - one_hot {columns, drop_original: true, max_categories: 100, categories?: {column: [values]}}: one UInt8 0/1
   column "<column>_<value>" per value, in place of the column (or after it); a null sets none. Without
   `categories` the values are the column's distinct values, sorted, known only at run time: later steps cannot
@@ -611,7 +613,7 @@ def _apply_fill_na(frame: pl.LazyFrame, step: dict[str, Any], index: int) -> pl.
             fill = pl.lit(_moments(frame, name)[0], dtype=pl.Float64)
         elif strategy == "median":
             column = column.cast(pl.Float64)
-            fill = _statistic(frame, column.median())
+            fill = _statistic(frame, column.drop_nans().median())
         elif strategy == "mode":
             text = isinstance(dtype, pl.Categorical | pl.Enum)
             values = column.cast(pl.String) if text else column
@@ -690,9 +692,19 @@ def _cast_expression(column: pl.Expr, dtype: pl.DataType, to: str, *, strict: bo
 
 
 def _apply_normalize(frame: pl.LazyFrame, step: dict[str, Any], index: int) -> pl.LazyFrame:
+    dtypes = frame.collect_schema()
     expressions = []
     for name in step["columns"]:
         column = pl.col(name).cast(pl.Float64)
+        # An infinity has no place on a scale: every value would become NaN. Refused, as scikit-learn's scalers
+        # refuse it, rather than the column silently lost.
+        if dtypes[name].is_float() and _value(frame, column.is_infinite().any()):
+            raise PipelineInvalid(
+                _("Step %(number)d: column %(column)s has infinite values, which cannot be normalized.")
+                % {"number": index + 1, "column": _quoted(name)},
+                step=index,
+                field="columns",
+            )
         if step["method"] == "min_max":
             shift = _statistic(frame, column.min())
             scale = _statistic(frame, column.max()) - shift
@@ -710,15 +722,28 @@ def _statistic(frame: pl.LazyFrame, aggregation: pl.Expr) -> pl.Expr:
     its type. Inside the step's query, an aggregation broadcast to every row made polars hold the whole frame in
     memory (a median fill or a min-max normalization of 3,000,000 rows: 750 MB more); computed first, the step
     streams."""
-    found = frame.select(aggregation.alias("value")).collect(engine="streaming").to_series()
+    found = _found(frame, aggregation)
     return pl.lit(found.item() if len(found) else None, dtype=found.dtype)
+
+
+def _value(frame: pl.LazyFrame, aggregation: pl.Expr) -> Any:
+    """The value of `aggregation` (one value) over `frame`, as a Python value."""
+    found = _found(frame, aggregation)
+    return found.item() if len(found) else None
+
+
+def _found(frame: pl.LazyFrame, aggregation: pl.Expr) -> pl.Series:
+    return frame.select(aggregation.alias("value")).collect(engine="streaming").to_series()
 
 
 def _moments(frame: pl.LazyFrame, name: str, *, deviation: bool = False) -> tuple[float | None, float | None]:
     """Mean and population standard deviation of a column, from correctly rounded sums (math.fsum). polars adds
     floats in parallel pieces whose bounds depend on threads and chunks, so its mean can differ in the last bits
     from one run to the next; these sums give the same bits on any machine. About 0.1 s a million values."""
-    values = frame.select(pl.col(name).cast(pl.Float64).drop_nulls()).collect(engine="streaming").to_series()
+    # Over the numbers: a NaN is a value the step keeps, but it has no place in a mean (one NaN made every value of
+    # a z-score NaN), as in numpy's nanmean.
+    values = frame.select(pl.col(name).cast(pl.Float64).drop_nulls().drop_nans()).collect(engine="streaming")
+    values = values.to_series()
     if len(values) == 0:
         return None, None
     try:

@@ -1,6 +1,7 @@
 """Pipelines: validation before anything runs, every step's values, and reproducible output."""
 
 import hashlib
+import math
 import os
 from datetime import date, datetime
 
@@ -556,3 +557,34 @@ def test_sample_and_fill_statistics_are_computed_before_the_query_so_it_streams(
     assert pl.read_parquet(output).columns == ["x", "s"]  # the row numbers it filtered on are not kept
     pipeline.run(source, [{"type": "train_test_split", "test_ratio": 0.5, "stratify": "s"}], str(output))
     assert pl.read_parquet(output).columns == ["x", "s", "split"]
+
+
+def test_nan_is_left_out_of_means_medians_and_scales_and_stays_nan(tmp_path):
+    source = str(tmp_path / "in.parquet")
+    pl.DataFrame({"v": [1.5, float("nan"), 2.5, None, 4.0]}).write_parquet(source)
+    out = str(tmp_path / "out.parquet")
+
+    def run(step):
+        pipeline.run(source, [step], out)
+        return pl.read_parquet(out)["v"].to_list()
+
+    mean, deviation = 8 / 3, ((1.5 - 8 / 3) ** 2 + (2.5 - 8 / 3) ** 2 + (4.0 - 8 / 3) ** 2) ** 0.5 / 3**0.5
+    scaled = run({"type": "normalize", "columns": ["v"], "method": "z_score"})
+    assert [round(value, 12) for value in scaled[::2]] == [round((v - mean) / deviation, 12) for v in (1.5, 2.5, 4.0)]
+    assert math.isnan(scaled[1]) and scaled[3] is None
+    ranged = run({"type": "normalize", "columns": ["v"], "method": "min_max"})
+    assert ranged[::2] == [0.0, 0.4, 1.0] and math.isnan(ranged[1]) and ranged[3] is None
+    assert run({"type": "fill_na", "columns": ["v"], "strategy": "mean"})[3] == pytest.approx(mean)
+    assert run({"type": "fill_na", "columns": ["v"], "strategy": "median"})[3] == 2.5
+
+
+def test_normalizing_an_infinity_fails_the_run_instead_of_losing_the_column(tmp_path):
+    source = str(tmp_path / "in.parquet")
+    pl.DataFrame({"n": [1, 2], "v": [1.5, float("inf")]}).write_parquet(source)
+    out = tmp_path / "out.parquet"
+    for method in ("min_max", "z_score"):
+        with pytest.raises(PipelineInvalid) as refused:
+            pipeline.run(source, [{"type": "normalize", "columns": ["n", "v"], "method": method}], str(out))
+        assert refused.value.details == {"step": 0, "field": "columns"}
+        assert 'column "v" has infinite values' in refused.value.message
+        assert not out.exists() and not (tmp_path / "out.parquet.part").exists()
