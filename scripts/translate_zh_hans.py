@@ -326,6 +326,8 @@ ZH = {
     "Send the data as a file (multipart/form-data).": "请以文件形式（multipart/form-data）发送数据。",
     "The submitted file is empty.": "提交的文件为空。",
     "Version %(number)d is used by %(what)s.": "版本 %(number)d 正被 %(what)s 使用。",
+    "Version %(number)d is being used to build version %(versions)s; delete it once that has finished.": "版本 %(number)d 正用于生成版本 %(versions)s；请在生成完成后再删除。",
+    "Step %(number)d: column %(column)s has infinite values, which cannot be normalized.": "第 %(number)d 步：列 %(column)s 含有无穷大的值，无法标准化。",
     "At most %(n)d bytes.": "最多 %(n)d 字节。",
     "The object has %(got)d bytes where %(want)d were announced.": "对象大小为 %(got)d 字节，而声明的是 %(want)d 字节。",
     "The uploaded file's SHA-256 does not match the one announced.": "上传文件的 SHA-256 与声明的不一致。",
