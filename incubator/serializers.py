@@ -1,6 +1,8 @@
 """Serializer bases shared by the apps."""
 
+import contextlib
 import copy
+import csv
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,8 +12,17 @@ from rest_framework.utils.formatting import lazy_format
 
 
 def split_values(values: Iterable[str]) -> list[str]:
-    """The parts of comma-separated values, stripped, empty ones dropped: ["a,b", " c,"] -> ["a", "b", "c"]."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+    """The parts of comma-separated values, stripped, empty ones dropped: ["a,b", " c,"] -> ["a", "b", "c"]. A
+    part with a comma of its own is written in double quotes, as in CSV (a column named "Revenue, 2024":
+    ?columns="Revenue, 2024",region; "" is a quote inside them); a value without a quote is split as it is."""
+    parts: list[str] = []
+    for value in values:
+        pieces = value.split(",")
+        if '"' in value:
+            with contextlib.suppress(csv.Error):  # a line break or an enormous part: split as it is
+                pieces = next(csv.reader([value], skipinitialspace=True), [])
+        parts += [piece.strip() for piece in pieces if piece.strip()]
+    return parts
 
 
 class _Message:

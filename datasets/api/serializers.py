@@ -265,7 +265,9 @@ class RowsParamsSerializer(QueryParamsSerializer):
     page = serializers.IntegerField(required=False, min_value=1, max_value=10**12, help_text="From 1; default 1.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500, help_text="Default 50.")
     columns = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, help_text="Column names, comma-separated."
+        child=serializers.CharField(max_length=500),
+        required=False,
+        help_text='Column names, comma-separated; a name with a comma in double quotes ("Revenue, 2024").',
     )
 
 

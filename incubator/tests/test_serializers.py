@@ -91,3 +91,14 @@ def test_limit_messages_follow_each_request_language_not_the_first(first, then):
         "Ensure this field has no more than 2 elements.",
     )
     assert all(not message.isascii() for message in errors("zh-hans"))
+
+
+def test_split_values_reads_double_quoted_parts_with_commas():
+    from incubator.serializers import split_values
+
+    assert split_values(["a,b", " c,", ""]) == ["a", "b", "c"]
+    assert split_values(['"Revenue, 2024",region', 'x, "y,z" ']) == ["Revenue, 2024", "region", "x", "y,z"]
+    assert split_values(['"say ""hi""",b']) == ['say "hi"', "b"]
+    assert split_values(['a"b,c']) == ['a"b', "c"]  # a quote inside a part is just a character
+    # What the csv module cannot read (a line break outside quotes) is split as it is.
+    assert split_values(['a\nb,"c"']) == ["a\nb", '"c"']

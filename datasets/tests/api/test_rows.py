@@ -178,3 +178,18 @@ def test_values_are_json_safe_through_http(project, owner, owner_client):
         "字节": "binary",
         "大整数": "integer",
     }
+
+
+def test_a_column_whose_name_has_a_comma_is_picked_in_double_quotes(project, owner, owner_client):
+    content = '"收入, 2024",地区\n1,北京\n2,上海\n3,广州\n'.encode()
+    dataset = make_dataset(project, owner, content=content, file_name="收入.csv", profile=False)
+    body = owner_client.get(rows_url(dataset), {"columns": '"收入, 2024"', "page_size": 2}).json()
+    assert body["columns"] == ["收入, 2024"]
+    assert body["rows"] == [{"收入, 2024": 1}, {"收入, 2024": 2}]
+    following = owner_client.get(body["pagination"]["next"]).json()
+    assert following["rows"] == [{"收入, 2024": 3}]
+    both = owner_client.get(rows_url(dataset), {"columns": '地区, "收入, 2024"'}).json()
+    assert set(both["columns"]) == {"收入, 2024", "地区"} and len(both["rows"]) == 3
+    # Unquoted, the comma separates names, as it always did.
+    refused = owner_client.get(rows_url(dataset), {"columns": "收入, 2024"})
+    assert refused.status_code == 400 and refused.json()["details"]["field"] == "columns"
