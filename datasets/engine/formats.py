@@ -419,10 +419,14 @@ def check_sample(path: str, detected: Detected) -> None:
     elif fmt == "json":
         text, complete = _read_head_text(path, detected.encoding or "utf-8")
         _check_json_array(text, complete=complete, limit=SAMPLE_RECORDS)
+        if complete:  # the whole file is in hand: read as its conversion reads it, so what fails there fails now
+            _json_frame(text.removeprefix("\ufeff"))
     elif fmt == "jsonl":
         text, complete = _read_head_text(path, detected.encoding or "utf-8")
         lines = _whole_lines(text, complete).encode("utf-8").splitlines(keepends=True)
         _check_json_lines(lines, limit=SAMPLE_RECORDS)
+        if complete:
+            _check_json_lines_readable(lines)
     elif fmt == "parquet":
         _check_parquet(path)
     elif fmt == "xlsx":
@@ -1148,6 +1152,14 @@ def _convert_json(path: str, encoding: str, part: str) -> dict[str, Any]:
     if encoding == "gb18030" or text.startswith("\ufeff"):
         encoding = encoding if encoding == "gb18030" else "utf-8-sig"
     text = text.removeprefix("\ufeff")
+    frame = _json_frame(text)
+    _type_frame(frame, _TEMPORAL).write_parquet(part, **parquet_options(frame.width))
+    return {"encoding": encoding}
+
+
+def _json_frame(text: str) -> pl.DataFrame:
+    """The JSON array `text` read as a frame; ParseFailure with the record (and the column mixing objects, lists
+    and plain values) where polars cannot read it, or when it has no column."""
     try:
         frame = pl.read_json(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
     except _POLARS_ERRORS as error:
@@ -1157,8 +1169,17 @@ def _convert_json(path: str, encoding: str, part: str) -> dict[str, Any]:
     if frame.width == 0:
         _check_json_array(text, complete=True)
         raise ParseFailure(_("The JSON array is empty: there are no records and no columns."))
-    _type_frame(frame, _TEMPORAL).write_parquet(part, **parquet_options(frame.width))
-    return {"encoding": encoding}
+    return frame
+
+
+def _check_json_lines_readable(lines: list[bytes]) -> None:
+    """Reads the whole of a small JSON Lines file as its conversion does (all records inferred), for the upload's
+    check: ParseFailure with the line (and the column mixing kinds) where polars cannot read it."""
+    try:
+        pl.read_ndjson(io.BytesIO(b"".join(lines).removeprefix(codecs.BOM_UTF8)), infer_schema_length=None)
+    except _POLARS_ERRORS as error:
+        _check_json_lines(lines, kinds=True)
+        raise ParseFailure(_("The file could not be read as JSON Lines.")) from error
 
 
 def _decode_whole(data: bytes, encoding: str) -> str:

@@ -166,7 +166,9 @@ def test_a_version_a_pipeline_builds_from_cannot_be_deleted_until_that_is_built(
     body = response.json()
     assert body["error_code"] == "VERSION_IN_USE"
     assert body["details"] == {"version": 1, "used_by": [{"kind": "dataset_version", "numbers": [2]}]}
-    assert "version 2" in body["message"]
+    assert "生成版本 2" in body["message"]
+    english = owner_client.delete(f"/api/v1/datasets/{dataset.id}/versions/1", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert "being used to build version 2" in english["message"]
     assert stored_files(fs_storage.location) == files
 
     with run_tasks():

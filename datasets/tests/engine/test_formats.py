@@ -527,10 +527,23 @@ def test_broken_json_lines_report_the_line(tmp_path):
     assert sampled.details == converted.details == {"row": 3}
 
 
-def test_json_lines_mixing_objects_and_values_in_a_column(tmp_path):
-    _sampled, converted = _broken(tmp_path, "kinds.jsonl", '{"a": {"x": 1}}\n{"a": 2}\n', sample=False)
+def test_json_lines_mixing_objects_and_values_in_a_column(tmp_path, monkeypatch):
+    # A file the upload's check reads whole is refused there, with the line and column the conversion would name.
+    sampled, converted = _broken(tmp_path, "kinds.jsonl", '{"a": {"x": 1}}\n{"a": 2}\n')
+    assert sampled.details == converted.details == {"row": 2, "column": "a"}
+    sampled, converted = _broken(tmp_path, "kinds.json", '[{"a": [1]}, {"a": {"x": 1}}]')
+    assert sampled.details == converted.details == {"row": 2, "column": "a"}
 
-    assert converted.details == {"row": 2, "column": "a"}
+    # What the conversion reads, the check lets through (polars reads a list, then text, as text).
+    path = _write(tmp_path, "lenient.jsonl", '{"a": [1, 2]}\n{"a": "two"}\n')
+    check_sample(path, detect(path, "lenient.jsonl"))
+    convert(path, detect(path, "lenient.jsonl"), str(tmp_path / "lenient.parquet"))
+
+    # Past the head, only the conversion sees the whole file.
+    monkeypatch.setattr(formats, "HEAD_BYTES", 64)
+    lines = [json.dumps({"a": i, "pad": "x" * 20}) for i in range(10)] + ['{"a": {"x": 1}}']
+    _sampled, converted = _broken(tmp_path, "late.jsonl", "\n".join(lines) + "\n", sample=False)
+    assert converted.details == {"row": 11, "column": "a"}
 
 
 # --- Parquet and xlsx ----------------------------------------------------------------------------------------------
