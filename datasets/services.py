@@ -24,7 +24,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import PROTECT, RESTRICT, F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -148,19 +148,22 @@ def _dataset_event(type_: str, dataset: Dataset, *, actor_id: int | None, **extr
 
 
 def _enqueue(task_name: str, version_id: int) -> None:
-    """Send a task once the transaction that made its version commits."""
+    """Send a task once the transaction that made its version commits, in the language of the moment (the
+    request's): the messages the task stores (a failed conversion's, a pipeline's) are in the language of whoever
+    started the work, not always the server's default."""
     from . import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: _send(task, version_id))
+    language = translation.get_language()
+    transaction.on_commit(lambda: _send(task, version_id, language))
 
 
-def _send(task: Any, version_id: int) -> None:
+def _send(task: Any, version_id: int, language: str | None = None) -> None:
     """After commit: the task to the broker. With the broker down the version stays waiting and the write that
     made it stands (it has committed: an error now would only tell the client to retry a write that succeeded);
     datasets.requeue_stale sends it again once a worker starts or beat finds it waiting."""
     try:
-        task.delay(version_id)
+        task.delay(version_id, language=language)
     except Exception:  # noqa: BLE001 - kombu's OperationalError, redis' or amqp's own: the broker is unreachable
         logger.warning("datasets: %s(%s) not sent (broker unreachable)", task.name, version_id, exc_info=True)
 
@@ -858,7 +861,8 @@ def dataset_version_csv_request(*, version: DatasetVersion) -> None:
     tell the caller to come back. A duplicate task finds the copy made and returns."""
     from .tasks import version_export_csv
 
-    transaction.on_commit(lambda: _send(version_export_csv, version.id))
+    language = translation.get_language()
+    transaction.on_commit(lambda: _send(version_export_csv, version.id, language))
     raise ExportPreparing(details={"retry_after": 3})
 
 

@@ -2,12 +2,14 @@
 and returns quietly when the work is already done, so a retry or a duplicate delivery is harmless."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from incubator.metrics import dataset_conversion_ended
 
@@ -18,11 +20,21 @@ from .models import DatasetVersion
 SOFT_LIMIT, HARD_LIMIT = 1800, 1900
 
 
+@contextmanager
+def _in(language: str | None) -> Iterator[None]:
+    """The task's messages in `language` (the request's that sent it; the default one when a worker's own
+    requeue sent it, or a message from before languages were sent)."""
+    languages = {code for code, _name in settings.LANGUAGES}
+    with translation.override(language if language in languages else settings.LANGUAGE_CODE):
+        yield
+
+
 @shared_task(name="datasets.version_convert", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_convert(version_id: int) -> None:
+def version_convert(version_id: int, language: str | None = None) -> None:
     started, started_at = time.perf_counter(), timezone.now()
     waiting = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.PROCESSING).exists()
-    services.dataset_version_convert(version_id=version_id)
+    with _in(language):
+        services.dataset_version_convert(version_id=version_id)
     if waiting:  # a retry or a duplicate delivery that finds the version done converts nothing
         _conversion_measure(version_id, started, started_at)
 
@@ -40,18 +52,21 @@ def _conversion_measure(version_id: int, started: float, started_at: datetime) -
 
 
 @shared_task(name="datasets.version_build", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_build(version_id: int) -> None:
-    services.dataset_version_build(version_id=version_id)
+def version_build(version_id: int, language: str | None = None) -> None:
+    with _in(language):
+        services.dataset_version_build(version_id=version_id)
 
 
 @shared_task(name="datasets.version_profile", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_profile(version_id: int) -> None:
-    services.dataset_version_profile(version_id=version_id)
+def version_profile(version_id: int, language: str | None = None) -> None:
+    with _in(language):
+        services.dataset_version_profile(version_id=version_id)
 
 
 @shared_task(name="datasets.version_export_csv", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_export_csv(version_id: int) -> None:
-    services.dataset_version_export_csv(version_id=version_id)
+def version_export_csv(version_id: int, language: str | None = None) -> None:
+    with _in(language):
+        services.dataset_version_export_csv(version_id=version_id)
 
 
 @shared_task(name="datasets.requeue_stale", soft_time_limit=60, time_limit=90)

@@ -193,6 +193,34 @@ def test_preprocessing_a_version_deleted_meanwhile_is_a_404_and_makes_nothing(pr
     assert not DatasetVersion.objects.filter(dataset=dataset).exists()
 
 
+def test_a_task_stores_its_messages_in_the_language_of_the_request_that_sent_it(project, owner, run_tasks, monkeypatch):
+    from django.utils import translation
+
+    from datasets import tasks
+
+    with run_tasks():
+        dataset = make_dataset(project, owner, content=b"v\n1.5\ninf\n", profile=False)
+    version = dataset.versions.get()
+    sent = []
+    monkeypatch.setattr(tasks.version_build, "delay", lambda version_id, **kwargs: sent.append((version_id, kwargs)))
+    steps = [{"type": "normalize", "columns": ["v"]}]
+    children = []
+    for language in ("en", "zh-hans", "en"):
+        with run_tasks(), translation.override(language):
+            children.append(services.dataset_version_preprocess(version=version, actor=owner, steps=steps))
+    assert sent == [
+        (child.id, {"language": language}) for child, language in zip(children, ("en", "zh-hans", "en"), strict=True)
+    ]
+
+    # Run under another language than the one sent, as a worker would; an unknown or missing one is the default.
+    for child, language in zip(children, ("en", "zh-hans", "xx"), strict=True):
+        with translation.override("zh-hans" if language == "en" else "en"):
+            tasks.version_build(child.id, language=language)
+    messages = [DatasetVersion.objects.get(pk=child.id).error_message for child in children]
+    assert messages[0] == 'Step 1: column "v" has infinite values, which cannot be normalized.'
+    assert messages[1] == messages[2] == '第 1 步：列 "v" 含有无穷大的值，无法标准化。'
+
+
 # --- tasks delivered twice, or racing a delete --------------------------------------------------------------------
 
 
