@@ -20,17 +20,25 @@ from .models import DatasetVersion
 SOFT_LIMIT, HARD_LIMIT = 1800, 1900
 
 
+# Every task takes keyword arguments it does not know (`later`): a newer release's web process may send one more
+# than this worker knows, during a rolling deploy or after a rollback, and the task must still run. (This release's
+# `language` is the first: a worker older than it fails such a message, and requeue_stale sends it again.)
+
+
 @contextmanager
 def _in(language: str | None) -> Iterator[None]:
     """The task's messages in `language` (the request's that sent it; the default one when a worker's own
     requeue sent it, or a message from before languages were sent)."""
-    languages = {code for code, _name in settings.LANGUAGES}
-    with translation.override(language if language in languages else settings.LANGUAGE_CODE):
+    try:
+        chosen = translation.get_supported_language_variant(language) if language else settings.LANGUAGE_CODE
+    except LookupError:  # not one of LANGUAGES
+        chosen = settings.LANGUAGE_CODE
+    with translation.override(chosen):
         yield
 
 
 @shared_task(name="datasets.version_convert", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_convert(version_id: int, language: str | None = None) -> None:
+def version_convert(version_id: int, language: str | None = None, **later: object) -> None:
     started, started_at = time.perf_counter(), timezone.now()
     waiting = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.PROCESSING).exists()
     with _in(language):
@@ -52,19 +60,19 @@ def _conversion_measure(version_id: int, started: float, started_at: datetime) -
 
 
 @shared_task(name="datasets.version_build", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_build(version_id: int, language: str | None = None) -> None:
+def version_build(version_id: int, language: str | None = None, **later: object) -> None:
     with _in(language):
         services.dataset_version_build(version_id=version_id)
 
 
 @shared_task(name="datasets.version_profile", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_profile(version_id: int, language: str | None = None) -> None:
+def version_profile(version_id: int, language: str | None = None, **later: object) -> None:
     with _in(language):
         services.dataset_version_profile(version_id=version_id)
 
 
 @shared_task(name="datasets.version_export_csv", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def version_export_csv(version_id: int, language: str | None = None) -> None:
+def version_export_csv(version_id: int, language: str | None = None, **later: object) -> None:
     with _in(language):
         services.dataset_version_export_csv(version_id=version_id)
 

@@ -722,8 +722,8 @@ def _statistic(frame: pl.LazyFrame, aggregation: pl.Expr) -> pl.Expr:
     its type. Inside the step's query, an aggregation broadcast to every row made polars hold the whole frame in
     memory (a median fill or a min-max normalization of 3,000,000 rows: 750 MB more); computed first, the step
     streams."""
-    found = _found(frame, aggregation)
-    return pl.lit(found.item() if len(found) else None, dtype=found.dtype)
+    # The one-value Series itself, not found.item(): a Python datetime would cut nanoseconds to microseconds.
+    return pl.lit(_found(frame, aggregation)).first()
 
 
 def _value(frame: pl.LazyFrame, aggregation: pl.Expr) -> Any:
@@ -841,10 +841,10 @@ def _apply_sample(frame: pl.LazyFrame, step: dict[str, Any], index: int) -> pl.L
     return numbered.filter(key <= pl.lit(keys[count - 1], dtype=pl.UInt64)).drop(row)
 
 
-def _unused_name(frame: pl.LazyFrame, name: str) -> str:
-    """`name`, with underscores added until no column of `frame` has it."""
-    columns = frame.collect_schema()
-    while name in columns:
+def _unused_name(frame: pl.LazyFrame, name: str, *taken: str) -> str:
+    """`name`, with underscores added until no column of `frame` and none of `taken` has it."""
+    names = {*frame.collect_schema(), *taken}
+    while name in names:
         name += "_"
     return name
 
@@ -854,7 +854,9 @@ def _apply_train_test_split(frame: pl.LazyFrame, step: dict[str, Any], index: in
     # marks them by row number: ranking inside the step's query made polars hold the whole frame (3,000,000 rows:
     # 1 GB more). The key is computed over the whole frame first: inside over() the row numbers would restart per
     # stratum.
-    row, marker = _unused_name(frame, "__row"), _unused_name(frame, "__test")
+    # Neither may be the split's own column, which would overwrite it, then be dropped with it.
+    row = _unused_name(frame, "__row", step["column"])
+    marker = _unused_name(frame, "__test", step["column"], row)
     numbered = frame.with_row_index(row)
     key = _random_key(step["seed"], pl.col(row))
     stratify = step["stratify"]

@@ -221,6 +221,33 @@ def test_a_task_stores_its_messages_in_the_language_of_the_request_that_sent_it(
     assert messages[1] == messages[2] == '第 1 步：列 "v" 含有无穷大的值，无法标准化。'
 
 
+def test_a_csv_requested_by_a_download_is_made_in_the_requests_language(project, owner, run_tasks, monkeypatch):
+    from django.utils import translation
+
+    from datasets import tasks
+    from datasets.errors import ExportPreparing
+
+    dataset = make_dataset(project, owner, profile=False)
+    version = dataset.versions.get()
+    sent = []
+    monkeypatch.setattr(tasks.version_export_csv, "delay", lambda version_id, **kw: sent.append((version_id, kw)))
+    with run_tasks(), translation.override("en"), pytest.raises(ExportPreparing):
+        services.dataset_version_csv_request(version=version)
+    assert sent == [(version.id, {"language": "en"})]
+
+
+@pytest.mark.parametrize(
+    "sent, active", [("en", "en"), ("en-us", "en"), ("zh-hans", "zh-hans"), ("xx", "zh-hans"), (None, "zh-hans")]
+)
+def test_a_task_runs_in_the_supported_language_nearest_the_one_sent(sent, active):
+    from django.utils import translation
+
+    from datasets import tasks
+
+    with translation.override("en" if active == "zh-hans" else "zh-hans"), tasks._in(sent):
+        assert translation.get_language() == active
+
+
 # --- tasks delivered twice, or racing a delete --------------------------------------------------------------------
 
 
@@ -271,3 +298,14 @@ def test_numbers_are_never_reused(project, owner):
     assert third.number == 3
     dataset.refresh_from_db()
     assert (dataset.last_number, dataset.version_count, dataset.latest_version_id) == (3, 2, third.id)
+
+
+def test_a_task_takes_an_argument_a_later_release_adds(project, owner, run_tasks):
+    from datasets import tasks
+
+    with run_tasks():
+        dataset = make_dataset(project, owner, profile=False)
+    version = dataset.versions.get()
+    tasks.version_profile(version.id, language="en", priority="later")
+    version.refresh_from_db()
+    assert version.profile_status == DatasetVersion.ProfileStatus.READY

@@ -82,13 +82,16 @@ def test_limit_messages_follow_each_request_language_not_the_first(first, then):
         with translation.override(language):
             params = Limits(data={"size": "999", "names": ["a", "b", "c"]})
             assert not params.is_valid()
-            return str(params.errors["size"][0]), str(params.errors["names"][0])
+            child = Limits(data={"names": ["abcd"]})
+            assert not child.is_valid()
+            return str(params.errors["size"][0]), str(params.errors["names"][0]), str(child.errors["names"][0][0])
 
     errors(first)
     assert errors(then) == errors(then) != errors(first)
     assert errors("en") == (
         "Ensure this value is less than or equal to 500.",
         "Ensure this field has no more than 2 elements.",
+        "Ensure this field has no more than 3 characters.",
     )
     assert all(not message.isascii() for message in errors("zh-hans"))
 

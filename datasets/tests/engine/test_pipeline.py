@@ -588,3 +588,41 @@ def test_normalizing_an_infinity_fails_the_run_instead_of_losing_the_column(tmp_
         assert refused.value.details == {"step": 0, "field": "columns"}
         assert 'column "v" has infinite values' in refused.value.message
         assert not out.exists() and not (tmp_path / "out.parquet.part").exists()
+
+
+def test_a_split_column_named_like_the_steps_own_scratch_columns_is_kept(tmp_path):
+    source = str(tmp_path / "in.parquet")
+    pl.DataFrame({"a": [1, 2, 3, 4], "s": ["x", "x", "y", "y"], "__row": [9, 8, 7, 6]}).write_parquet(source)
+    out = tmp_path / "out.parquet"
+    for column, stratify in (("__row_", None), ("__row_", "s"), ("__test", "s"), ("__test", None)):
+        step = {"type": "train_test_split", "test_ratio": 0.5, "seed": 2, "stratify": stratify, "column": column}
+        pipeline.run(source, [step], str(out))
+        frame = pl.read_parquet(out)
+        assert frame.columns == ["a", "s", "__row", column], step
+        assert frame["__row"].to_list() == [9, 8, 7, 6] and sorted(frame[column].to_list()) == [
+            "test",
+            "test",
+            "train",
+            "train",
+        ], step
+
+
+def test_a_mode_fill_keeps_nanoseconds(tmp_path):
+    source = str(tmp_path / "in.parquet")
+    times = pl.Series([1_000_000_001, 1_000_000_001, None, 5]).cast(pl.Datetime("ns"))
+    zoned = times.dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Shanghai")
+    pl.DataFrame({"t": times, "z": zoned}).write_parquet(source)
+    out = tmp_path / "out.parquet"
+    pipeline.run(source, [{"type": "fill_na", "columns": ["t", "z"], "strategy": "mode"}], str(out))
+    frame = pl.read_parquet(out)
+    assert frame["t"].cast(pl.Int64).to_list() == frame["z"].cast(pl.Int64).to_list() == [1_000_000_001] * 3 + [5]
+
+
+def test_a_sample_or_a_test_share_that_rounds_to_nothing_takes_no_row(tmp_path):
+    source = str(tmp_path / "in.parquet")
+    pl.DataFrame({"x": list(range(10))}).write_parquet(source)
+    out = tmp_path / "out.parquet"
+    pipeline.run(source, [{"type": "sample", "fraction": 0.01}], str(out))
+    assert pl.read_parquet(out).height == 0
+    pipeline.run(source, [{"type": "train_test_split", "test_ratio": 0.01}], str(out))
+    assert pl.read_parquet(out)["split"].to_list() == ["train"] * 10
