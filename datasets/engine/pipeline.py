@@ -742,8 +742,8 @@ def _moments(frame: pl.LazyFrame, name: str, *, deviation: bool = False) -> tupl
     from one run to the next; these sums give the same bits on any machine. About 0.1 s a million values."""
     # Over the numbers: a NaN is a value the step keeps, but it has no place in a mean (one NaN made every value of
     # a z-score NaN), as in numpy's nanmean.
-    values = frame.select(pl.col(name).cast(pl.Float64).drop_nulls().drop_nans()).collect(engine="streaming")
-    values = values.to_series()
+    numbers = pl.col(name).cast(pl.Float64).drop_nulls().drop_nans()
+    values = frame.select(numbers).collect(engine="streaming").to_series()
     if len(values) == 0:
         return None, None
     try:
