@@ -859,10 +859,7 @@ def dataset_version_export_csv(*, version_id: int) -> None:
 def dataset_version_csv_request(*, version: DatasetVersion) -> None:
     """A CSV download was asked for before the copy exists (it is made after the profile): queue it now, and
     tell the caller to come back. A duplicate task finds the copy made and returns."""
-    from .tasks import version_export_csv
-
-    language = translation.get_language()
-    transaction.on_commit(lambda: _send(version_export_csv, version.id, language))
+    _enqueue("version_export_csv", version.id)
     raise ExportPreparing(details={"retry_after": 3})
 
 

@@ -822,23 +822,31 @@ def _apply_deduplicate(frame: pl.LazyFrame, step: dict[str, Any], index: int) ->
 
 
 def _apply_sample(frame: pl.LazyFrame, step: dict[str, Any], index: int) -> pl.LazyFrame:
-    # The rows of the `count` smallest keys. Ranking the keys inside the step's query made polars hold the whole
-    # frame (3,000,000 rows: 940 MB more), so the keys are sorted by a query of their own (8 bytes a row), and the
-    # step is a filter against the count-th smallest, which streams. Keys are distinct, so it keeps exactly
-    # `count` rows, the same rows as a rank would.
     row = _unused_name(frame, "__row")
     numbered = frame.with_row_index(row)
+    n, fraction = step["n"], step["fraction"]
     key = _random_key(step["seed"], pl.col(row))
+    chosen = _smallest_keys(numbered, key, lambda rows: n if n is not None else _share(rows, fraction))
+    return numbered.filter(chosen).drop(row)
+
+
+def _smallest_keys(numbered: pl.LazyFrame, key: pl.Expr, count: Callable[[int], int]) -> pl.Expr:
+    """Whether a row's key is among the `count(rows)` smallest. Ranking the keys inside the step's query made polars
+    hold the whole frame (a sample of 3,000,000 rows: 940 MB more), so the keys are sorted by a query of their own
+    (8 bytes a row), and the step compares with the count-th smallest, which streams. Keys are distinct, so exactly
+    that many rows are chosen, the same rows as a rank would choose."""
     keys = numbered.select(key.sort()).collect(engine="streaming").to_series()
-    if step["n"] is not None:
-        count = step["n"]
-    else:
-        count = int(pl.select(_round_half_up(pl.lit(len(keys)) * step["fraction"])).item())
-    if count >= len(keys):
-        return frame
-    if count <= 0:
-        return frame.filter(pl.lit(False))
-    return numbered.filter(key <= pl.lit(keys[count - 1], dtype=pl.UInt64)).drop(row)
+    chosen = count(len(keys))
+    if chosen <= 0:
+        return pl.lit(False)
+    if chosen >= len(keys):
+        return pl.lit(True)
+    return key <= pl.lit(keys[chosen - 1], dtype=pl.UInt64)
+
+
+def _share(rows: int, ratio: float) -> int:
+    """round-half-up(ratio x rows), as _round_half_up computes it."""
+    return int(pl.select(_round_half_up(pl.lit(rows) * ratio)).item())
 
 
 def _unused_name(frame: pl.LazyFrame, name: str, *taken: str) -> str:
@@ -861,9 +869,7 @@ def _apply_train_test_split(frame: pl.LazyFrame, step: dict[str, Any], index: in
     key = _random_key(step["seed"], pl.col(row))
     stratify = step["stratify"]
     if stratify is None:
-        keys = numbered.select(key.sort()).collect(engine="streaming").to_series()
-        count = int(pl.select(_round_half_up(pl.lit(len(keys)) * step["test_ratio"])).item())
-        test = key <= pl.lit(keys[count - 1], dtype=pl.UInt64) if count > 0 else pl.lit(False)
+        test = _smallest_keys(numbered, key, lambda rows: _share(rows, step["test_ratio"]))
     else:
         rank, size = key.rank("ordinal").over(stratify), pl.len().over(stratify)
         chosen = (
