@@ -14,7 +14,6 @@ from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 from projects.selectors import normalize_search, project_visibility_scope, project_visible_q
 
 from . import storage
-from .engine import rows as engine_rows
 from .errors import VersionNotReady
 from .models import Dataset, DatasetUpload, DatasetVersion
 
@@ -112,6 +111,8 @@ def version_rows(
     offset = (page - 1) * page_size
     if offset >= (version.row_count or 0):
         return chosen, []
+    from .engine import rows as engine_rows  # pyarrow: loaded by the web process that serves pages, not by workers
+
     rows = engine_rows.read_rows(storage.local_copy(version.parquet), offset=offset, limit=page_size, columns=chosen)
     return chosen, rows
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .schema import HyperparameterError, translate, validate
 
@@ -37,6 +35,9 @@ __all__ = [
     "registry",
     "validate",
 ]
+
+if TYPE_CHECKING:  # numpy is loaded by the training engine that fills these, not by every process that lists algorithms
+    import numpy as np
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"

@@ -9,7 +9,7 @@ from rest_framework.utils import html
 
 from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer, StrictCharField
 
-from ..engine.schema import TYPE_NAMES
+from ..engine.terms import TYPE_NAMES
 from ..models import FORMAT_CHOICES, Dataset, DatasetUpload, DatasetVersion
 
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"

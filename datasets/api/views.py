@@ -25,7 +25,7 @@ from projects.models import Project
 from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 
 from .. import selectors, services
-from ..engine import formats
+from ..engine import terms
 from ..models import Dataset, DatasetVersion
 from .download import DownloadMixin
 from .serializers import (
@@ -49,7 +49,7 @@ from .serializers import (
 
 TAGS = ["datasets"]
 # What a download answers with: the original's type, or the Parquet or CSV copy's.
-FILE_TYPES = sorted(set(formats.CONTENT_TYPES.values()))
+FILE_TYPES = sorted(set(terms.CONTENT_TYPES.values()))
 
 
 class DatasetScopedView(ProjectScopedView):

@@ -41,28 +41,9 @@ import pyarrow.parquet as pq
 from django.utils.translation import gettext as _
 
 from .errors import ParseFailure, UnsupportedFormat
-from .schema import Converted, columns_of, parquet_options
+from .schema import columns_of, parquet_options
+from .terms import CONTENT_TYPES, EXTENSIONS, FORMATS, Converted, extension_of, format_of_extension  # noqa: F401
 
-FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "xlsx")
-
-CONTENT_TYPES = {
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-    "json": "application/json",
-    "jsonl": "application/x-ndjson",
-    "parquet": "application/vnd.apache.parquet",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-# The file name extensions of each format, the usual one first (for naming a download).
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "csv": (".csv",),
-    "tsv": (".tsv", ".tab"),
-    "json": (".json",),
-    "jsonl": (".jsonl", ".ndjson"),
-    "parquet": (".parquet", ".pq"),
-    "xlsx": (".xlsx", ".xlsm"),
-}
 # Plain text that is read as CSV or TSV, whichever its delimiter says.
 TEXT_EXTENSIONS = (".txt",)
 
@@ -151,17 +132,6 @@ def _unsupported(kind: str = "other") -> UnsupportedFormat:
     return UnsupportedFormat(message, kind=kind)
 
 
-def _extension(file_name: str) -> str:
-    return os.path.splitext(file_name)[1].lower()
-
-
-def _format_of_extension(ext: str) -> str | None:
-    for fmt, extensions in EXTENSIONS.items():
-        if ext in extensions:
-            return fmt
-    return None
-
-
 # --- detect -----------------------------------------------------------------------------------------------------
 
 
@@ -170,7 +140,7 @@ def detect(path: str, file_name: str) -> Detected:
     when it says something else (a Parquet file named data.csv is Parquet). Raises UnsupportedFormat for anything
     else (xls, PDF, ZIP, images, empty or binary files, UTF-16 text) and ParseFailure for a damaged Parquet or xlsx
     file or text with an invalid byte in its head."""
-    ext = _extension(file_name)
+    ext = extension_of(file_name)
     size = os.path.getsize(path)
     if size == 0:
         raise _unsupported("empty")
@@ -204,7 +174,7 @@ def _detect_zip(path: str, ext: str) -> Detected:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError) as error:
-        if _format_of_extension(ext) == "xlsx":
+        if format_of_extension(ext) == "xlsx":
             raise ParseFailure(_("The Excel file is truncated or damaged.")) from error
         raise _unsupported("zip") from error
     if "xl/workbook.xml" in names:
@@ -271,7 +241,7 @@ def _detect_text(text: str, complete: bool, ext: str, encoding: str) -> Detected
     body = text.lstrip("\ufeff \t\r\n")
     if not body:
         raise _unsupported("empty")
-    named = _format_of_extension(ext)
+    named = format_of_extension(ext)
     delimited_name = named in ("csv", "tsv") or ext in TEXT_EXTENSIONS
     if body[0] == "[" and (not delimited_name or re.match(r"\[\s*[{\]]", body)):
         return _detected("json", encoding)

@@ -1,11 +1,12 @@
 """What every engine module shares: the canonical Parquet layout, column type names, and the result of a
 conversion or pipeline run."""
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
+
+from .terms import Converted
 
 # The canonical copy: zstd, statistics on, row groups small enough that a preview page reads one or two.
 ROW_GROUP_ROWS = 16_384
@@ -26,25 +27,6 @@ def parquet_options(columns: int) -> dict[str, Any]:
     """PARQUET_OPTIONS for a frame of `columns` columns (see ROW_GROUP_CELLS)."""
     rows = max(MIN_ROW_GROUP_ROWS, min(ROW_GROUP_ROWS, ROW_GROUP_CELLS // max(columns, 1)))
     return {**PARQUET_OPTIONS, "row_group_size": rows}
-
-
-# The type names the API shows for a column (ColumnSerializer's choices).
-TYPE_NAMES = (
-    "integer",
-    "float",
-    "decimal",
-    "boolean",
-    "string",
-    "categorical",
-    "date",
-    "datetime",
-    "time",
-    "duration",
-    "binary",
-    "list",
-    "struct",
-    "null",
-)
 
 
 def type_name(dtype: pl.DataType) -> str:
@@ -78,15 +60,6 @@ def type_name(dtype: pl.DataType) -> str:
     if dtype == pl.Null:
         return "null"
     return "string"
-
-
-@dataclass
-class Converted:
-    """A Parquet file written by the engine: its rows and columns as the API shows them."""
-
-    row_count: int
-    columns: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "nullable"}
-    details: dict[str, Any] = field(default_factory=dict)  # e.g. {"encoding": "gb18030", "delimiter": ","}
 
 
 def columns_of(parquet_path: str) -> Converted:
