@@ -28,6 +28,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_configure(config: pytest.Config) -> None:
     # PBKDF2's cost is the point in production and pure waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The datasets engine in the test's own process: hundreds of conversions would each start a process (0.4 s),
+    # and tests replace engine functions. datasets/tests/engine/test_isolated.py runs it in its own process, as
+    # workers do (and a real worker, in the PostgreSQL run, does for the tests that use one).
+    settings.DATASETS_ENGINE_PROCESS = "inline"
     if not USING_BROKER:
         # No broker: run tasks inline in tests (the server starts a worker process beside itself instead).
         from incubator.celery import app

@@ -37,11 +37,12 @@ from projects.models import Project
 from schema_registry.services import document_validate
 
 from . import storage
+
+# The engine's modules that load polars and pyarrow (formats, pipeline) are imported where the web process uses them:
+# a Celery worker runs the engine in a process of its own (engine.isolated) and never loads them itself.
 from .engine import errors as engine_errors
-from .engine import export as engine_export
-from .engine import formats, pipeline
-from .engine import profile as engine_profile
-from .engine.schema import Converted
+from .engine import isolated, terms
+from .engine.terms import Converted
 from .errors import (
     DatasetNameTaken,
     ExportPreparing,
@@ -212,6 +213,8 @@ def file_receive(*, upload: Any) -> Received:
         sha256, size = (known, int(upload.size or 0)) if known else _sha256_file(path)
         if size == 0:
             raise InvalidInput({"file": [_("The submitted file is empty.")]})
+        from .engine import formats
+
         try:
             detected = formats.detect(path, file_name)
             formats.check_sample(path, detected)
@@ -442,6 +445,8 @@ def dataset_version_delete(*, version: DatasetVersion, actor: User) -> None:
 def dataset_version_preprocess(*, version: DatasetVersion, actor: User, steps: Any) -> DatasetVersion:
     """A new version made from this one by a pipeline of steps, validated before anything runs (400 naming
     the step and field); the task that builds it runs after commit."""
+    from .engine import pipeline
+
     if version.status != DatasetVersion.Status.READY:
         raise VersionNotReady()
     try:
@@ -492,12 +497,12 @@ def dataset_upload_start(*, dataset: Dataset, actor: User, data: dict[str, Any])
     size = int(data["size"])
     if size > settings.API_MAX_UPLOAD_BYTES:
         raise InvalidInput({"size": [_("At most %(n)d bytes.") % {"n": settings.API_MAX_UPLOAD_BYTES}]})
-    fmt = formats._format_of_extension(formats._extension(file_name))
+    fmt = terms.format_of_extension(terms.extension_of(file_name))
     if fmt is None:
         raise UnsupportedFormat(details={"field": "file_name"})
     part_size, part_count = storage.part_size_for(size)
     name = f"{_object_prefix()}/original.{_extension(fmt)}"
-    content_type = formats.CONTENT_TYPES[fmt]
+    content_type = terms.CONTENT_TYPES[fmt]
     upload_id = storage.multipart_start(name, content_type=content_type)
     try:
         upload = DatasetUpload(
@@ -697,7 +702,7 @@ def _store_parquet(local: str, name: str) -> tuple[int, str]:
 
 def dataset_version_convert(*, version_id: int) -> None:
     """The task's work: the original, checked (a presigned upload's SHA-256) and converted once to the
-    canonical Parquet copy; ready, or failed with the row and column of the first problem."""
+    canonical Parquet copy; ready, or failed with the row and column of the first problem; then profiled."""
     work = tempfile.mkdtemp(prefix="incubator-convert-")
     try:
         _convert_in(version_id, os.path.join(work, "data.parquet"))
@@ -705,16 +710,58 @@ def dataset_version_convert(*, version_id: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class _Conversion:
+    """One conversion's state as the engine reports it: the Parquet copy written (the step "converted": stored, and
+    the version made ready) and, in the same engine process, its profile (the result)."""
+
+    def __init__(self, version: DatasetVersion, target: str) -> None:
+        self.version, self.target = version, target
+        self.parquet_name = _attempt_name(version, "data") + ".parquet"
+        self.progress: Any = _Progress(version, field="progress", event="dataset.version.progress", stage="processing")
+        self.extra: dict[str, Any] = {}
+        self.ready = False  # past the conversion: what fails now is the profile's, not the version's
+
+    def converted(self, step: str, value: dict[str, Any]) -> None:
+        detected = value["detected"]
+        if self.version.source == DatasetVersion.Source.PRESIGNED:  # found by the engine, not at upload
+            self.extra.update(
+                format=detected["format"],
+                content_type=detected["content_type"],
+                encoding=detected["encoding"] or "",
+                delimiter=detected["delimiter"] or "",
+            )
+        self.progress(0.9)
+        size, sha256 = _store_parquet(self.target, self.parquet_name)
+        converted = Converted(**value["converted"])
+        if not _version_ready(
+            self.version.id,
+            converted,
+            parquet=self.parquet_name,
+            parquet_size=size,
+            parquet_sha256=sha256,
+            extra=self.extra,
+            later=False,
+        ):
+            raise isolated.Stop
+        # The profile follows in the same engine process, on the file just written (no second download).
+        profiling = _profile_start(self.version.id)
+        if profiling is None:
+            raise isolated.Stop
+        self.ready = True
+        self.progress = _Progress(
+            profiling, field="profile_progress", event="dataset.profile.progress", stage="profile"
+        )
+
+
 def _convert_in(version_id: int, target: str) -> None:
     version = _processing(version_id)
     if version is None:
         return
-    parquet_name = _attempt_name(version, "data") + ".parquet"
-    progress = _Progress(version, field="progress", event="dataset.version.progress", stage="processing")
-    extra: dict[str, Any] = {}
+    conversion = _Conversion(version, target)
     try:
         local = storage.local_copy(version.original)
-        progress(0.1)
+        conversion.progress(0.1)
+        detected: dict[str, Any] | None = None
         if version.source == DatasetVersion.Source.PRESIGNED:
             upload = DatasetUpload.objects.filter(version_id=version.id).first()
             sha256, size = _sha256_file(local)
@@ -727,40 +774,47 @@ def _convert_in(version_id: int, target: str) -> None:
                     delete=(version.original,),
                 )
                 return
-            extra["sha256"] = sha256
-            detected = formats.detect(local, version.file_name)
-            formats.check_sample(local, detected)
-            extra.update(
-                format=detected.format,
-                content_type=detected.content_type,
-                encoding=detected.encoding or "",
-                delimiter=detected.delimiter or "",
-            )
+            conversion.extra["sha256"] = sha256
         else:
-            detected = formats.Detected(
-                format=version.format,
-                encoding=version.encoding or None,
-                delimiter=version.delimiter or None,
-                content_type=version.content_type,
-            )
-        converted = formats.convert(local, detected, target)
-        progress(0.9)
-        size, sha256 = _store_parquet(target, parquet_name)
+            detected = {
+                "format": version.format,
+                "encoding": version.encoding or None,
+                "delimiter": version.delimiter or None,
+                "content_type": version.content_type,
+            }
+        result = isolated.run(
+            "convert",
+            progress=lambda fraction: conversion.progress(fraction),
+            on_step=conversion.converted,
+            path=local,
+            target=target,
+            file_name=version.file_name,
+            detected=detected,
+            profile=True,
+        )
     except engine_errors.EngineError as exc:
+        if conversion.ready:
+            _profile_fail(version_id, exc)
+            return
         code = "UNSUPPORTED_MEDIA_TYPE" if isinstance(exc, engine_errors.UnsupportedFormat) else "FILE_UNREADABLE"
-        _version_fail(version_id, code=code, message=exc.message, details=exc.details, delete=(parquet_name,))
-        return
-    except Exception:
-        logger.exception("dataset version %s: conversion failed", version_id)
         _version_fail(
-            version_id, code="INTERNAL_ERROR", message=_("The file could not be converted."), delete=(parquet_name,)
+            version_id, code=code, message=exc.message, details=exc.details, delete=(conversion.parquet_name,)
         )
         return
-    # The profile follows in this task, on the file just written (no second download from object storage).
-    if _version_ready(
-        version_id, converted, parquet=parquet_name, parquet_size=size, parquet_sha256=sha256, extra=extra, later=False
-    ):
-        dataset_version_profile(version_id=version_id, local=target)
+    except Exception as exc:
+        if conversion.ready:
+            _profile_fail(version_id, exc)
+            return
+        logger.exception("dataset version %s: conversion failed", version_id)
+        _version_fail(
+            version_id,
+            code="INTERNAL_ERROR",
+            message=_("The file could not be converted."),
+            delete=(conversion.parquet_name,),
+        )
+        return
+    if result is not None:
+        _profile_save(version_id, result["profile"])
 
 
 def dataset_version_build(*, version_id: int) -> None:
@@ -783,7 +837,9 @@ def dataset_version_build(*, version_id: int) -> None:
         source = storage.local_copy(parent.parquet)
         with tempfile.TemporaryDirectory(prefix="incubator-pipeline-") as work:
             target = os.path.join(work, "data.parquet")
-            converted = pipeline.run(source, version.pipeline or [], target)
+            converted = Converted(
+                **isolated.run("pipeline", source=source, steps=version.pipeline or [], target=target)
+            )
             size, sha256 = _store_parquet(target, name)
     except engine_errors.EngineError as exc:
         _version_fail(version_id, code="PIPELINE_FAILED", message=exc.message, details=exc.details, delete=(name,))
@@ -802,28 +858,46 @@ def dataset_version_build(*, version_id: int) -> None:
     )
 
 
-def dataset_version_profile(*, version_id: int, local: str | None = None) -> None:
-    """The task's work: the profile of a ready version, with progress events; done once. `local`: the Parquet
-    copy's path when the caller has it (the conversion that just wrote it)."""
+def dataset_version_profile(*, version_id: int) -> None:
+    """The task's work: the profile of a ready version, with progress events; done once. (A conversion profiles
+    the version it made ready itself, in the same engine process: this task is for a pipeline's version, and
+    for a profile left undone.)"""
+    version = _profile_start(version_id)
+    if version is None:
+        return
+    progress = _Progress(version, field="profile_progress", event="dataset.profile.progress", stage="profile")
+    try:
+        result = isolated.run("profile", progress=progress, path=storage.local_copy(version.parquet))
+    except Exception as exc:  # noqa: BLE001 - logged, with its traceback, by _profile_fail
+        _profile_fail(version_id, exc)
+        return
+    _profile_save(version_id, result)
+
+
+def _profile_start(version_id: int) -> DatasetVersion | None:
+    """The version, its profile marked running; None when it is not ready or already profiled."""
     with transaction.atomic():
         version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
         if version is None or version.status != DatasetVersion.Status.READY:
-            return
+            return None
         if version.profile_status == DatasetVersion.ProfileStatus.READY:
-            return
+            return None
         version.profile_status = DatasetVersion.ProfileStatus.RUNNING
         version.profile_progress = 0.0
         version.save(update_fields=["profile_status", "profile_progress"])
-    progress = _Progress(version, field="profile_progress", event="dataset.profile.progress", stage="profile")
-    try:
-        result = engine_profile.profile(local or storage.local_copy(version.parquet), progress=progress)
-    except Exception:
-        logger.exception("dataset version %s: profiling failed", version_id)
-        DatasetVersion.objects.filter(pk=version_id).update(
-            profile_status=DatasetVersion.ProfileStatus.FAILED, profile_error=_("The profile could not be computed.")
-        )
-        return
+    return version
+
+
+def _profile_fail(version_id: int, exc: Exception) -> None:
+    logger.error("dataset version %s: profiling failed", version_id, exc_info=exc)
+    DatasetVersion.objects.filter(pk=version_id).update(
+        profile_status=DatasetVersion.ProfileStatus.FAILED, profile_error=_("The profile could not be computed.")
+    )
+
+
+def _profile_save(version_id: int, result: dict[str, Any]) -> None:
     with transaction.atomic():
+        version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
         updated = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.READY).update(
             profile=result,
             profile_status=DatasetVersion.ProfileStatus.READY,
@@ -831,7 +905,7 @@ def dataset_version_profile(*, version_id: int, local: str | None = None) -> Non
             profile_error="",
             profiled_at=timezone.now(),
         )
-        if updated:
+        if updated and version is not None:
             _version_event("dataset.profile.ready", version, project_id=version.dataset.project_id)
             _enqueue("version_export_csv", version.id)
 
@@ -844,7 +918,7 @@ def dataset_version_export_csv(*, version_id: int) -> None:
     name = _attempt_name(version, "export") + ".csv"
     with tempfile.TemporaryDirectory(prefix="incubator-export-") as work:
         target = os.path.join(work, "export.csv")
-        engine_export.write_csv(storage.local_copy(version.parquet), target)
+        isolated.run("export_csv", source=storage.local_copy(version.parquet), target=target)
         sha256, size = _sha256_file(target)
         with _stored(name):
             storage.store(target, name, content_type="text/csv")

@@ -12,4 +12,7 @@ Modules and their entry points (each documented where it is defined):
 - profile:  profile(parquet_path, progress=None) -> dict
 - pipeline: validate(steps, columns) -> list[dict], run(src_parquet, steps, dst_parquet) -> Converted
 - errors:   UnsupportedFormat, ParseFailure, PipelineInvalid
+- terms:    FORMATS, CONTENT_TYPES, TYPE_NAMES, Converted: what callers need without loading polars or pyarrow
+- isolated: run(function, progress=, on_step=, **arguments): convert (and profile), profile, pipeline, export_csv
+            in a process of its own, as Celery workers run them (the why is in its docstring)
 """

@@ -26,6 +26,11 @@ DATASETS_PRESIGN_DOWNLOAD_EXPIRES = env_int("DATASETS_PRESIGN_DOWNLOAD_EXPIRES",
 # Where workers keep local copies of objects they read (object storage only); a soft limit, least recently used first.
 DATASETS_CACHE_DIR = Path(env_str("DATASETS_CACHE_DIR") or BASE_DIR / "var" / "cache" / "datasets")
 DATASETS_CACHE_MAX_BYTES = env_int("DATASETS_CACHE_MAX_BYTES", 2 * 1024**3)
+# Where the engine reads whole files (conversion, profile, pipelines, CSV export): "isolated", a process of its own per
+# job (datasets.engine.isolated says why), or "inline", in the task's own process (the test suite's choice, for speed).
+DATASETS_ENGINE_PROCESS = env_str("DATASETS_ENGINE_PROCESS") or "isolated"
+if DATASETS_ENGINE_PROCESS not in ("isolated", "inline"):
+    raise ImproperlyConfigured(f"DATASETS_ENGINE_PROCESS must be isolated or inline, got {DATASETS_ENGINE_PROCESS!r}.")
 
 if AWS_STORAGE_BUCKET_NAME:
     _s3_options: dict[str, object] = {

@@ -447,7 +447,9 @@ def test_dataset_conversions_by_outcome(user, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(dataset_services.formats, "convert", broken)
+    from datasets.engine import formats
+
+    monkeypatch.setattr(formats, "convert", broken)
     dataset_tasks.version_convert(bad.latest_version.id)
     assert DatasetVersion.objects.get(pk=bad.latest_version.id).status == DatasetVersion.Status.FAILED
     dataset_tasks.version_convert(bad.latest_version.id)  # redelivered: it found the version failed already
