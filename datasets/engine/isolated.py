@@ -317,6 +317,9 @@ def _child() -> None:
     else:
         send({"result": result, "peak_kib": _peak_kib()})
     protocol.close()
+    # Straight out: the answer is sent and every file closed. An interpreter's orderly exit frees a large heap and
+    # polars' thread pools piece by piece (1 s after a profile of 150 MB), and the caller waits for the exit.
+    os._exit(0)
 
 
 if __name__ == "__main__":
