@@ -240,22 +240,21 @@ def _tail(stderr: IO[bytes]) -> str:
 
 
 def _end(child: subprocess.Popen, finished: bool) -> None:
-    """Closing the child's stdin tells it to exit; one that has answered gets a moment to do so, any other (the
-    caller was interrupted, or stopped the work) is killed at once."""
+    """One that has answered is told to exit (its stdin closed) and given a moment to; any other (the caller was
+    interrupted, or stopped the work) is killed at once."""
+    if not finished:
+        child.kill()
     for pipe in (child.stdin, child.stdout):
         try:
             if pipe is not None:
                 pipe.close()
         except OSError:
             pass
-    if finished:
-        try:
-            child.wait(timeout=EXIT_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    child.kill()
-    child.wait()
+    try:
+        child.wait(timeout=EXIT_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 # --- the child's side ------------------------------------------------------------------------------------------
