@@ -155,6 +155,7 @@ def test_a_version_whose_engine_process_crashes_fails_and_leaves_no_file(
 
 def test_stopping_at_a_step_kills_the_process(tmp_path, in_process, children, monkeypatch):
     monkeypatch.setattr(isolated, "EXIT_GRACE_SECONDS", 600)
+
     def stop(name, value):
         raise isolated.Stop
 
@@ -173,6 +174,7 @@ def test_stopping_at_a_step_kills_the_process(tmp_path, in_process, children, mo
 
 def test_an_interrupted_caller_kills_the_process_at_once(tmp_path, in_process, children, monkeypatch):
     monkeypatch.setattr(isolated, "EXIT_GRACE_SECONDS", 600)  # not the grace an answered process gets
+
     class SoftTimeLimit(Exception):  # what Celery raises in a task past its soft time limit
         pass
 
