@@ -316,3 +316,36 @@ def test_result_is_json_safe_deterministic_and_reports_progress(tmp_path):
     assert json.dumps(first, allow_nan=False) == json.dumps(profile(path), allow_nan=False)
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     assert fractions == sorted(fractions) and len(fractions) == len(set(fractions)) <= 12
+
+
+def _wide(tmp_path, columns: int = 260, rows: int = 40):
+    frame = pl.DataFrame(
+        {
+            **{f"数{i}": [(r * (i + 3)) % 17 + 0.5 * (r % 2) for r in range(rows)] for i in range(columns // 2)},
+            **{f"文{i}": [f"类{(r + i) % 5}" if r % 7 else None for r in range(rows)] for i in range(columns // 2)},
+        }
+    )
+    path = tmp_path / "wide.parquet"
+    frame.write_parquet(path, **PARQUET_OPTIONS)
+    return str(path)
+
+
+def test_a_wide_small_file_is_profiled_in_memory_column_by_column_with_the_same_result(tmp_path, monkeypatch):
+    path = _wide(tmp_path)
+    scans = []
+    scan = pl.scan_parquet
+    monkeypatch.setattr(pl, "scan_parquet", lambda *args, **kwargs: scans.append(args) or scan(*args, **kwargs))
+    in_memory = profile(path)
+    assert scans == []  # read once, not a query on the file (and its 260-column footer) per column
+    monkeypatch.setattr(profile_module, "WIDE_COLUMNS", 10_000)
+    assert profile(path) == in_memory
+    assert scans  # the same file read where it lies
+    assert in_memory["columns"] == 260 and in_memory["column_profiles"][130]["top_values"][0]["value"].startswith("类")
+
+
+def test_a_wide_large_file_is_read_where_it_lies(tmp_path, monkeypatch):
+    monkeypatch.setattr(profile_module, "IN_MEMORY_BYTES", 1000)
+    read = []
+    monkeypatch.setattr(pl, "read_parquet", lambda *args, **kwargs: read.append(args))
+    assert profile(_wide(tmp_path))["rows"] == 40
+    assert read == []
