@@ -605,7 +605,9 @@ def _processing(version_id: int) -> DatasetVersion | None:
 
 
 class _Progress:
-    """Reports a task's progress as the version's field and an outbox event, a handful of times per task."""
+    """Reports a task's progress as the version's field and an outbox event, a handful of times per task. A version
+    deleted meanwhile stops the work (isolated.Stop: its engine process is killed), so a delete frees the worker
+    within a tenth of the job instead of at its end."""
 
     def __init__(self, version: DatasetVersion, *, field: str, event: str, stage: str) -> None:
         self.version, self.field, self.event, self.stage, self.last = version, field, event, stage, 0.0
@@ -617,19 +619,20 @@ class _Progress:
         self.last = fraction
         with transaction.atomic():
             updated = DatasetVersion.objects.filter(pk=self.version.pk).update(**{self.field: fraction})
-            if updated:
-                event_record(
-                    type=self.event,
-                    topic=f"dataset:{self.version.dataset_id}",
-                    subject_type="dataset_version",
-                    subject_id=self.version.id,
-                    payload={
-                        "dataset_id": self.version.dataset_id,
-                        "number": self.version.number,
-                        "stage": self.stage,
-                        "progress": round(fraction, 3),
-                    },
-                )
+            if not updated:
+                raise isolated.Stop
+            event_record(
+                type=self.event,
+                topic=f"dataset:{self.version.dataset_id}",
+                subject_type="dataset_version",
+                subject_id=self.version.id,
+                payload={
+                    "dataset_id": self.version.dataset_id,
+                    "number": self.version.number,
+                    "stage": self.stage,
+                    "progress": round(fraction, 3),
+                },
+            )
 
 
 def _version_fail(
@@ -792,6 +795,8 @@ def _convert_in(version_id: int, target: str) -> None:
             detected=detected,
             profile=True,
         )
+    except isolated.Stop:  # the version was deleted: its delete removes what was stored
+        return
     except engine_errors.EngineError as exc:
         if conversion.ready:
             _profile_fail(version_id, exc)
@@ -871,7 +876,8 @@ def dataset_version_profile(*, version_id: int) -> None:
     except Exception as exc:  # noqa: BLE001 - logged, with its traceback, by _profile_fail
         _profile_fail(version_id, exc)
         return
-    _profile_save(version_id, result)
+    if result is not None:  # None: stopped, the version deleted
+        _profile_save(version_id, result)
 
 
 def _profile_start(version_id: int) -> DatasetVersion | None:

@@ -8,10 +8,12 @@ import pytest
 from django.db.models import CASCADE, PROTECT, SET_NULL
 
 from datasets import services
+from datasets.engine.errors import ParseFailure
 from datasets.errors import VersionInUse
 from datasets.models import Dataset, DatasetUpload, DatasetVersion
 from datasets.tests.factories import make_dataset, stored_files, upload
 from incubator.errors import ApiError
+from incubator.events.models import Event
 from projects import services as project_services
 
 pytestmark = pytest.mark.django_db
@@ -309,3 +311,151 @@ def test_a_task_takes_an_argument_a_later_release_adds(project, owner, run_tasks
     tasks.version_profile(version.id, language="en", priority="later")
     version.refresh_from_db()
     assert version.profile_status == DatasetVersion.ProfileStatus.READY
+
+
+# --- a conversion and the profile that follows it in the same engine run ---------------------------------------
+
+
+@pytest.fixture
+def waiting(project, owner):
+    """A version uploaded and not yet converted."""
+    dataset = services.dataset_create(project=project, actor=owner, data={"name": "转换"}, upload=upload())
+    return dataset.versions.get()
+
+
+@pytest.mark.parametrize("error", [ParseFailure("坏"), RuntimeError("disk full")], ids=["engine", "other"])
+def test_a_profile_that_fails_after_the_conversion_fails_the_profile_only(
+    waiting, fs_storage, run_tasks, monkeypatch, error
+):
+    from datasets.engine import profile
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(profile, "profile", broken)
+    with run_tasks():
+        services.dataset_version_convert(version_id=waiting.id)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.profile_status) == ("ready", "failed")
+    assert waiting.profile_error and not waiting.error_code
+    assert waiting.parquet in stored_files(fs_storage.location)  # the ready version keeps its copy
+
+
+def test_progress_after_the_conversion_is_the_profiles(waiting, run_tasks, monkeypatch):
+    from datasets.engine import profile
+
+    real = profile.profile
+
+    def reporting(path, *, progress=None):
+        progress(0.5)
+        return real(path, progress=progress)
+
+    monkeypatch.setattr(profile, "profile", reporting)
+    with run_tasks():
+        services.dataset_version_convert(version_id=waiting.id)
+    waiting.refresh_from_db()
+    assert (waiting.progress, waiting.profile_progress, waiting.profile_status) == (1.0, 1.0, "ready")
+    events = list(
+        Event.objects.filter(subject_id=waiting.id, type__endswith=".progress").values_list("type", "payload")
+    )
+    profiled = [payload["progress"] for kind, payload in events if kind == "dataset.profile.progress"]
+    assert 0.5 in profiled and profiled[-1] == 1.0
+    assert all(payload["stage"] == "profile" for kind, payload in events if kind == "dataset.profile.progress")
+    assert all(payload["progress"] < 1.0 for kind, payload in events if kind == "dataset.version.progress")
+
+
+def test_a_conversion_profiles_in_its_own_run_and_queues_no_second_profile(waiting, run_tasks, monkeypatch):
+    queued = []
+    enqueue = services._enqueue
+    monkeypatch.setattr(services, "_enqueue", lambda name, version_id: queued.append(name) or enqueue(name, version_id))
+    with run_tasks():
+        services.dataset_version_convert(version_id=waiting.id)
+    assert "version_profile" not in queued
+    assert queued == ["version_export_csv"]
+
+
+def test_a_version_deleted_at_its_conversions_step_is_not_profiled(waiting, owner, fs_storage, run_tasks, monkeypatch):
+    from datasets.engine import profile
+
+    profiled = []
+    monkeypatch.setattr(profile, "profile", lambda *args, **kwargs: profiled.append(args))
+    store = services._store_parquet
+
+    def store_while_deleted(*args, **kwargs):
+        services.dataset_version_delete(version=waiting, actor=owner)
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_store_parquet", store_while_deleted)
+    with run_tasks():
+        services.dataset_version_convert(version_id=waiting.id)
+    assert profiled == []
+    assert stored_files(fs_storage.location) == []
+
+
+def test_deleting_a_version_stops_its_profile_at_the_next_progress(waiting, owner, fs_storage, run_tasks, monkeypatch):
+    from datasets.engine import profile
+
+    went_on = []
+
+    def deleted_meanwhile(path, *, progress=None):
+        services.dataset_version_delete(version=waiting, actor=owner)
+        progress(0.5)
+        went_on.append(path)
+        return {}
+
+    monkeypatch.setattr(profile, "profile", deleted_meanwhile)
+    with run_tasks():
+        services.dataset_version_convert(version_id=waiting.id)
+    assert went_on == []
+    assert not DatasetVersion.objects.exists()
+    assert stored_files(fs_storage.location) == []
+
+
+def test_a_profile_is_not_saved_on_a_version_no_longer_ready(project, owner, run_tasks, monkeypatch):
+    dataset = make_dataset(project, owner, profile=False)
+    version = dataset.versions.get()
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        status=DatasetVersion.Status.FAILED, profile_status=DatasetVersion.ProfileStatus.RUNNING, profile=None
+    )
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", lambda name, version_id: queued.append(name))
+    events = Event.objects.filter(subject_id=version.id, type="dataset.profile.ready")
+    before = events.count()
+    with run_tasks():
+        services._profile_save(version.id, {"rows": 3})
+    version.refresh_from_db()
+    assert (version.profile, version.profile_status) == (None, "running")
+    assert events.count() == before
+    assert queued == []
+
+
+def test_a_pipelines_version_is_its_own_original(project, owner, fs_storage, run_tasks):
+    import hashlib
+
+    with run_tasks():
+        dataset = make_dataset(project, owner)
+        child = services.dataset_version_preprocess(
+            version=dataset.versions.get(), actor=owner, steps=[{"type": "drop_na"}]
+        )
+    child.refresh_from_db()
+    assert child.status == "ready" and child.original == child.parquet
+    data = (fs_storage.location / child.parquet).read_bytes()
+    assert (child.size, child.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_an_export_that_loses_the_race_deletes_its_copy(project, owner, fs_storage, run_tasks, monkeypatch):
+    from datasets import storage
+
+    dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    DatasetVersion.objects.filter(pk=version.pk).update(csv="")
+    store = storage.store
+
+    def store_after_another(local, name, **kwargs):
+        store(local, name, **kwargs)
+        DatasetVersion.objects.filter(pk=version.pk).update(csv="winner.csv")  # another delivery wrote first
+
+    monkeypatch.setattr(storage, "store", store_after_another)
+    before = stored_files(fs_storage.location)
+    services.dataset_version_export_csv(version_id=version.id)
+    assert stored_files(fs_storage.location) == before

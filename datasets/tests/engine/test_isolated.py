@@ -302,3 +302,9 @@ def test_a_version_deleted_while_its_engine_works_stops_it_and_leaves_no_parquet
     assert not DatasetVersion.objects.exists()
     assert stored_files(fs_storage.location) == []
     assert children[0].returncode is not None  # stopped (or, on so small a file, already done): never left running
+
+
+def test_an_unknown_function_starts_no_process(in_process, children):
+    with pytest.raises(KeyError):
+        isolated.run("format_disk", path="/")
+    assert children == []
