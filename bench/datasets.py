@@ -223,8 +223,11 @@ class Sampler:
     """Polls VmRSS of the given processes every 20 ms: a cross-check of VmHWM, which only some kernel paths
     update. `peak()` returns the highest (VmHWM or sampled RSS) of a group since the last `reset()`."""
 
-    def __init__(self, groups: dict[str, Any]) -> None:
+    def __init__(self, groups: dict[str, Any], resettable: dict[str, Any] | None = None) -> None:
         self.groups = groups  # name -> callable returning the pids to watch
+        # name -> callable returning the pids whose VmHWM `reset` clears (all the group's by default): not an engine
+        # process's, whose own VmHWM, logged when it ends, must cover its whole life.
+        self.resettable = resettable or {}
         self.sampled = dict.fromkeys(groups, 0)
         self.summed = dict.fromkeys(groups, 0)  # the highest total of the group's processes at one moment
         self._stop = threading.Event()
@@ -256,7 +259,7 @@ class Sampler:
 
     def reset(self, name: str) -> None:
         pids = self.groups[name]()
-        _reset_peak(pids)
+        _reset_peak(self.resettable.get(name, self.groups[name])())
         now = [_status(pid).get("VmRSS", 0) for pid in pids]
         self.sampled[name] = max(now, default=0)
         self.summed[name] = sum(now)
@@ -488,7 +491,12 @@ def service_round(
             "worker_rss": _status(worker.pid).get("VmRSS", 0) if worker else None,
         }
         figures: dict[str, Any] = {"round": number}
-        sampler = stack.enter_context(Sampler({"server": server_pids, "tasks": task_pids}))
+        sampler = stack.enter_context(
+            Sampler(
+                {"server": server_pids, "tasks": task_pids},
+                {"tasks": (lambda: [worker.pid]) if worker else server_pids},
+            )
+        )
         sampler.reset("server")
         sampler.reset("tasks")
 
