@@ -98,6 +98,9 @@ class DatasetVersion(models.Model):
     content_type = models.CharField(_("content type"), max_length=100)
     encoding = models.CharField(_("encoding"), max_length=32, blank=True)
     delimiter = models.CharField(_("delimiter"), max_length=4, blank=True)
+    # The language of the request that made the version: its tasks store their messages in it, also when a worker's
+    # requeue sends them again after a crash.
+    language = models.CharField(_("language"), max_length=16, blank=True, default="")
     size = models.BigIntegerField(_("size"), default=0)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     original = models.CharField(_("original file"), max_length=500, blank=True)

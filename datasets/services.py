@@ -268,7 +268,13 @@ def _dataset_save(dataset: Dataset) -> None:
 def _version_new(dataset: Dataset, *, actor: User | None, **fields: Any) -> DatasetVersion:
     """The next numbered version, in processing; the dataset row is locked by the caller."""
     dataset.last_number += 1
-    version = DatasetVersion(dataset=dataset, number=dataset.last_number, created_by=actor, **fields)
+    version = DatasetVersion(
+        dataset=dataset,
+        number=dataset.last_number,
+        created_by=actor,
+        language=translation.get_language() or "",
+        **fields,
+    )
     model_clean(version, exclude=["dataset"], unique=False)
     version.save()
     dataset.latest_version = version
@@ -953,19 +959,19 @@ def dataset_versions_requeue_stale(*, older_than: timedelta) -> int:
     cutoff = timezone.now() - older_than
     sent = 0
     waiting = DatasetVersion.objects.filter(status=DatasetVersion.Status.PROCESSING, created_at__lt=cutoff)
-    for version_id, source in waiting.values_list("id", "source"):
+    for version_id, source, language in waiting.values_list("id", "source", "language"):
         task = tasks.version_build if source == DatasetVersion.Source.PIPELINE else tasks.version_convert
-        task.delay(version_id)
+        task.delay(version_id, language=language or None)  # the language of the request that made it
         sent += 1
     unprofiled = DatasetVersion.objects.filter(
         status=DatasetVersion.Status.READY,
         profile_status__in=[DatasetVersion.ProfileStatus.PENDING, DatasetVersion.ProfileStatus.RUNNING],
         ready_at__lt=cutoff,
     )
-    for version_id in unprofiled.values_list("id", flat=True):
+    for version_id, language in unprofiled.values_list("id", "language"):
         # A profile left running by a dead worker starts over.
         DatasetVersion.objects.filter(pk=version_id).update(profile_status=DatasetVersion.ProfileStatus.PENDING)
-        tasks.version_profile.delay(version_id)
+        tasks.version_profile.delay(version_id, language=language or None)
         sent += 1
     if sent:
         logger.warning("datasets: %d tasks sent again for versions left waiting", sent)

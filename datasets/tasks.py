@@ -27,8 +27,9 @@ SOFT_LIMIT, HARD_LIMIT = 1800, 1900
 
 @contextmanager
 def _in(language: str | None) -> Iterator[None]:
-    """The task's messages in `language` (the request's that sent it; the default one when a worker's own
-    requeue sent it, or a message from before languages were sent)."""
+    """The task's messages in `language`: the request's that sent it, which a worker's requeue reads from the
+    version (DatasetVersion.language); the default one for a version or a message from before languages were
+    recorded."""
     try:
         chosen = translation.get_supported_language_variant(language) if language else settings.LANGUAGE_CODE
     except LookupError:  # not one of LANGUAGES

@@ -2,6 +2,7 @@
 (a project's cascade included), what another app protects cannot be deleted, and tasks delivered twice or
 racing a delete leave neither a second file nor an orphan."""
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -459,3 +460,22 @@ def test_an_export_that_loses_the_race_deletes_its_copy(project, owner, fs_stora
     before = stored_files(fs_storage.location)
     services.dataset_version_export_csv(version_id=version.id)
     assert stored_files(fs_storage.location) == before
+
+
+def test_a_task_sent_again_after_a_crash_keeps_the_language_of_the_request_that_made_the_version(
+    project, owner, run_tasks
+):
+    from django.utils import translation
+
+    lines = ["城市,AQI"] + [f"北京,{i % 300}" for i in range(120_000)] + ["上海,38,多余"]  # past the upload's check
+    bad = ("\n".join(lines) + "\n").encode()
+    with translation.override("en"):
+        dataset = services.dataset_create(project=project, actor=owner, data={"name": "重发"}, upload=upload(bad))
+    version = dataset.versions.get()
+    assert version.language == "en"
+    # The task was lost with its worker (no run_tasks: never sent); a worker that starts sends it again.
+    with translation.override("zh-hans"):
+        assert services.dataset_versions_requeue_stale(older_than=timedelta(seconds=-1)) == 1
+    version.refresh_from_db()
+    assert version.status == "failed"
+    assert version.error_message == f"Line {len(lines)} has 3 fields, but the header has 2."
