@@ -25,7 +25,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-from .celery import start_embedded_worker  # noqa: E402
+from .celery import start_embedded_worker, supervise_embedded_worker  # noqa: E402
 from .edge import BufferedBody  # noqa: E402
 from .events.sse import PATHS as EVENT_STREAM_PATHS  # noqa: E402
 from .events.sse import event_stream_app  # noqa: E402
@@ -92,6 +92,7 @@ def start_background_work_when_serving(app):
             started = True
             # Sync work (Celery's Django fixup touches database connections): off the event loop.
             await asyncio.to_thread(start_embedded_worker)
+            supervise_embedded_worker()
             collector_for_serving()
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)

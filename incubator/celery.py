@@ -37,6 +37,13 @@ app.autodiscover_tasks(["incubator"])  # the project package is not an installed
 logger = logging.getLogger(__name__)
 _embedded_lock = threading.Lock()
 _embedded: list[subprocess.Popen] = []
+# Set by stop_embedded_worker (the server stopping): the supervisor starts nothing after it.
+_embedded_stopped = threading.Event()
+_supervisor: threading.Thread | None = None
+# How often the supervisor looks at the embedded workers; after a restart it waits twice as long each time (a worker
+# that dies as it starts is not restarted in a tight loop), up to SUPERVISE_MAX_SECONDS.
+SUPERVISE_SECONDS = 5.0
+SUPERVISE_MAX_SECONDS = 60.0
 
 
 def embedded_worker_commands() -> list[list[str]]:
@@ -71,7 +78,7 @@ def _watch_parent(**kwargs: object) -> None:
     threading.Thread(target=watch, name="embedded-parent-watch", daemon=True).start()
 
 
-def start_embedded_worker() -> bool:
+def start_embedded_worker(*, restart: bool = False) -> bool:
     """Start the worker process beside this server (development only). Returns True if started.
 
     Called by incubator.asgi when the server starts serving, never on import. Eager tasks (the test suite's
@@ -83,9 +90,13 @@ def start_embedded_worker() -> bool:
     if not settings.CELERY_EMBEDDED_WORKER or app.conf.task_always_eager:
         return False
     with _embedded_lock:
+        if restart and _embedded_stopped.is_set():  # the supervisor, racing the server's stop
+            return False
         if _embedded and all(process.poll() is None for process in _embedded):
             return False
-        stop_embedded_worker()
+        if not restart:
+            _embedded_stopped.clear()
+        _terminate(_embedded)
         embedded_folders()
         # The same folders as this process, whatever the child's environment makes of its own settings.
         env = {
@@ -100,9 +111,41 @@ def start_embedded_worker() -> bool:
     return True
 
 
+def supervise_embedded_worker() -> bool:
+    """Starts the embedded workers again when one has ended (a crash, such as kombu's file transport reading a
+    message file still being written; an out-of-memory kill; a kill by hand): otherwise `make run` serves on while
+    every task waits until it is restarted. The workers that start send again what was left waiting
+    (datasets.requeue_stale on worker_ready). Returns True if it started the supervisor thread."""
+    global _supervisor
+    if not _embedded or (_supervisor is not None and _supervisor.is_alive()):
+        return False
+
+    def watch() -> None:
+        delay = SUPERVISE_SECONDS
+        while not _embedded_stopped.wait(delay):
+            ended = [process.returncode for process in list(_embedded) if process.poll() is not None]
+            if not ended:
+                delay = SUPERVISE_SECONDS
+                continue
+            logger.warning("celery: an embedded worker process ended (exit %s): starting the workers again", ended)
+            start_embedded_worker(restart=True)
+            delay = min(delay * 2, SUPERVISE_MAX_SECONDS)
+
+    _supervisor = threading.Thread(target=watch, name="embedded-worker-supervisor", daemon=True)
+    _supervisor.start()
+    return True
+
+
 def stop_embedded_worker(timeout: float = 10) -> None:
+    """Stops the embedded workers for good (the server is stopping): the supervisor starts nothing after this."""
     global _embedded
-    processes, _embedded = _embedded, []
+    with _embedded_lock:
+        _embedded_stopped.set()
+        processes, _embedded = _embedded, []
+    _terminate(processes, timeout)
+
+
+def _terminate(processes: list[subprocess.Popen], timeout: float = 10) -> None:
     for process in processes:
         if process.poll() is None:
             process.terminate()

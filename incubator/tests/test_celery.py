@@ -62,6 +62,7 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
     # The worker's own database: not the developer's var/db.sqlite3 (its start-up sweeps would look there).
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'worker.sqlite3'}")
     celery.app.conf.task_always_eager = False
+    restarted: list = []
     try:
         assert celery.start_embedded_worker()
         assert not celery.start_embedded_worker()  # one worker per server process
@@ -69,7 +70,21 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
         assert len(workers) == 2 and all(worker.pid != os.getpid() for worker in workers)  # short tasks, training
         assert ping.delay().get(timeout=60) == "pong"
         assert all(worker.poll() is None for worker in workers)
+        # One of them dies (kombu's file transport once read a message file still being written, and the worker
+        # stopped for good): the supervisor starts them again, and tasks run again.
+        monkeypatch.setattr(celery, "SUPERVISE_SECONDS", 0.2)
+        assert celery.supervise_embedded_worker()
+        workers[0].kill()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (celery._embedded == workers or len(celery._embedded) != 2):
+            time.sleep(0.1)
+        restarted = list(celery._embedded)
+        assert len(restarted) == 2 and not set(restarted) & set(workers)
+        assert all(worker.poll() is not None for worker in workers)  # the survivor stopped with its pair
+        assert ping.delay().get(timeout=60) == "pong"
     finally:
         celery.app.conf.task_always_eager = True
         celery.stop_embedded_worker()
-    assert all(worker.poll() is not None for worker in workers)  # stopped with the server
+    assert all(worker.poll() is not None for worker in workers + restarted)  # stopped with the server
+    time.sleep(0.5)
+    assert celery._embedded == []  # and the supervisor started nothing after that
