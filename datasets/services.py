@@ -757,9 +757,7 @@ class _Conversion:
         if profiling is None:
             raise isolated.Stop
         self.ready = True
-        self.progress = _Progress(
-            profiling, field="profile_progress", event="dataset.profile.progress", stage="profile"
-        )
+        self.progress = _profile_progress(profiling)
 
 
 def _convert_in(version_id: int, target: str) -> None:
@@ -876,7 +874,7 @@ def dataset_version_profile(*, version_id: int) -> None:
     version = _profile_start(version_id)
     if version is None:
         return
-    progress = _Progress(version, field="profile_progress", event="dataset.profile.progress", stage="profile")
+    progress = _profile_progress(version)
     try:
         result = isolated.run("profile", progress=progress, path=storage.local_copy(version.parquet))
     except Exception as exc:  # noqa: BLE001 - logged, with its traceback, by _profile_fail
@@ -884,6 +882,10 @@ def dataset_version_profile(*, version_id: int) -> None:
         return
     if result is not None:  # None: stopped, the version deleted
         _profile_save(version_id, result)
+
+
+def _profile_progress(version: DatasetVersion) -> _Progress:
+    return _Progress(version, field="profile_progress", event="dataset.profile.progress", stage="profile")
 
 
 def _profile_start(version_id: int) -> DatasetVersion | None:

@@ -4,8 +4,6 @@ process killed mid-job, and the running-jobs limit. Skipped without a broker (CI
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,8 +11,7 @@ from django.test import override_settings
 
 from aimodels import services
 from aimodels.models import JobLog, ModelVersion, TrainingJob
-from incubator.tests.live import ROOT
-from incubator.tests.live import test_database_url as database_url
+from incubator.tests.live import celery_worker
 
 from .factories import ready_version, spec
 
@@ -28,63 +25,26 @@ PLUGINS = "aimodels.tests.plugins"
 def worker(fs_storage, tmp_path):
     """A prefork worker with two processes on both queues; beats every second, stops a cancelled job that
     ignores its flag 2 s later, allows one running job per user."""
-    from incubator.celery import app
-
-    app.control.purge()
     name = f"aimodels-{os.getpid()}@test"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(fs_storage.location.parent),
-        "DATASETS_CACHE_DIR": str(tmp_path / "worker-cache"),
-        "AIMODELS_PLUGINS": PLUGINS,
-        "AIMODELS_HEARTBEAT_SECONDS": "1",
-        "AIMODELS_CANCEL_GRACE_SECONDS": "2",
-        "AIMODELS_MAX_RUNNING_PER_USER": "1",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "incubator",
-            "worker",
-            "-Q",
-            "celery,training",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            name,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[name], timeout=1):
-            assert process.poll() is None, process.stdout.read().decode(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the worker did not start"
-        with override_settings(AIMODELS_PLUGINS=[PLUGINS], AIMODELS_MAX_RUNNING_PER_USER=1):
-            from aimodels.algorithms import base
+        with celery_worker(
+            name,
+            log=tmp_path / "worker.log",
+            queues="celery,training",
+            concurrency=2,
+            MEDIA_ROOT=str(fs_storage.location.parent),
+            DATASETS_CACHE_DIR=str(tmp_path / "worker-cache"),
+            AIMODELS_PLUGINS=PLUGINS,
+            AIMODELS_HEARTBEAT_SECONDS="1",
+            AIMODELS_CANCEL_GRACE_SECONDS="2",
+            AIMODELS_MAX_RUNNING_PER_USER="1",
+        ):
+            with override_settings(AIMODELS_PLUGINS=[PLUGINS], AIMODELS_MAX_RUNNING_PER_USER=1):
+                from aimodels.algorithms import base
 
-            base.registry_reset()
-            yield name
+                base.registry_reset()
+                yield name
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
         from aimodels.algorithms import base
 
         base.registry_reset()

@@ -4,9 +4,6 @@ a file converted, profiled and exported; a file that fails to convert, with the 
 request that sent it. Skipped without a broker (CI runs them on Redis)."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,8 +11,7 @@ from django.utils import translation
 
 from datasets import services
 from datasets.models import DatasetVersion
-from incubator.tests.live import ROOT
-from incubator.tests.live import test_database_url as database_url
+from incubator.tests.live import celery_worker
 
 from .factories import CSV, upload
 
@@ -25,59 +21,17 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def worker(fs_storage, tmp_path):
     """A prefork worker with one process on the default queue, the engine isolated (whatever the tests' own
-    setting), its log kept to show when it fails."""
-    from incubator.celery import app
-
-    app.control.purge()
-    name = f"datasets-{os.getpid()}@test"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(fs_storage.location.parent),
-        "DATASETS_CACHE_DIR": str(tmp_path / "worker-cache"),
-        "DATASETS_ENGINE_PROCESS": "isolated",
-    }
+    setting); yields its log."""
     log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "incubator",
-                "worker",
-                "-Q",
-                "celery",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                name,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[name], timeout=1):
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the worker did not start"
+    with celery_worker(
+        f"datasets-{os.getpid()}@test",
+        log=log,
+        loglevel="INFO",
+        MEDIA_ROOT=str(fs_storage.location.parent),
+        DATASETS_CACHE_DIR=str(tmp_path / "worker-cache"),
+        DATASETS_ENGINE_PROCESS="isolated",
+    ):
         yield log
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _settled(version_id: int, log, *, profiled: bool = True, timeout: float = 90) -> DatasetVersion:

@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -69,3 +70,36 @@ def asgi_server(server: str = "uvicorn", *, port: int | None = None, **env: str)
             output.seek(0)
             Path(os.environ["LIVE_SERVER_LOG"]).write_bytes(output.read())
         output.close()
+
+
+@contextlib.contextmanager
+def celery_worker(
+    name: str, *, log: Path, queues: str = "celery", concurrency: int = 1, loglevel: str = "WARNING", **env: str
+) -> Iterator[subprocess.Popen]:
+    """A real prefork Celery worker named `name` on the broker of CELERY_BROKER_URL and the test database, its
+    output in `log` (a file, not a pipe nobody reads), until it answers a ping; stopped with its whole process
+    group (pool processes, engine processes) at the end."""
+    from incubator.celery import app
+
+    app.control.purge()
+    child_env = {**os.environ, "DATABASE_URL": test_database_url(), **env}
+    command = ["-m", "celery", "-A", "incubator", "worker", "-Q", queues, "--pool", "prefork",
+               "--concurrency", str(concurrency), "--loglevel", loglevel, "--without-mingle", "--without-gossip",
+               "-n", name]  # fmt: skip
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *command], cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[name], timeout=1):
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the worker did not start"
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
