@@ -104,7 +104,11 @@ def start_embedded_worker(*, restart: bool = False) -> bool:
             "CELERY_EMBEDDED_DIR": str(settings.CELERY_EMBEDDED_DIR),
             "INCUBATOR_EMBEDDED_PARENT": str(os.getpid()),
         }
-        _embedded = [subprocess.Popen(command, env=env) for command in embedded_worker_commands()]
+        # Each in a process group of its own, so that a stop reaches what a worker started: its pool processes and its
+        # beat, which outlive a worker killed outright and would otherwise run beside the next worker's beat.
+        _embedded = [
+            subprocess.Popen(command, env=env, start_new_session=True) for command in embedded_worker_commands()
+        ]
         atexit.register(stop_embedded_worker)
     pids = ", ".join(str(process.pid) for process in _embedded)
     logger.info("celery: no CELERY_BROKER_URL, tasks run in worker processes beside the server (pids %s)", pids)
@@ -146,14 +150,58 @@ def stop_embedded_worker(timeout: float = 10) -> None:
 
 
 def _terminate(processes: list[subprocess.Popen], timeout: float = 10) -> None:
+    """Stops each worker and then what is left of its process group (a worker killed outright leaves its beat and
+    pool processes running)."""
     for process in processes:
         if process.poll() is None:
-            process.terminate()
+            process.terminate()  # a warm shutdown: the worker stops its own pool and beat
     for process in processes:
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+    for process in processes:
+        _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(_group_alive(process.pid) for process in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for process in processes:
+        _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is empty
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group runs (zombies waiting for init to reap them do not count)."""
+    if not os.path.isdir("/proc"):
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return bool(group_members(group))
+
+
+def group_members(group: int) -> list[int]:
+    """The pids of the running processes (not zombies) of a process group, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(entry))
+    return members
 
 
 def embedded_folders() -> None:

@@ -74,6 +74,13 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
         # stopped for good): the supervisor starts them again.
         monkeypatch.setattr(celery, "SUPERVISE_SECONDS", 0.2)
         assert celery.supervise_embedded_worker()
+        # What the short-task worker started (its pool process and its beat) is in its process group, and must not
+        # outlive it: an orphaned beat would run beside the next worker's.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(celery.group_members(workers[0].pid)) < 3:
+            time.sleep(0.1)
+        started = celery.group_members(workers[0].pid)
+        assert len(started) >= 3, started  # the worker, its pool process, its beat
         workers[0].kill()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (celery._embedded == workers or len(celery._embedded) != 2):
@@ -81,11 +88,13 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
         restarted = list(celery._embedded)
         assert len(restarted) == 2 and not set(restarted) & set(workers)
         assert all(worker.poll() is not None for worker in workers)  # the survivor stopped with its pair
+        assert celery.group_members(workers[0].pid) == []  # and what the killed one had started
         # (No second ping here: on a loaded run a worker another test started on the same file broker could take it.)
         assert all(worker.poll() is None for worker in restarted)
     finally:
         celery.app.conf.task_always_eager = True
         celery.stop_embedded_worker()
     assert all(worker.poll() is not None for worker in workers + restarted)  # stopped with the server
+    assert not any(celery.group_members(worker.pid) for worker in restarted)
     time.sleep(0.5)
     assert celery._embedded == []  # and the supervisor started nothing after that
