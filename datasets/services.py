@@ -653,7 +653,12 @@ def _version_fail(
         version.error_code = code
         version.error_message = message[:2000]
         version.error_details = details or {}
-        version.save(update_fields=["status", "error_code", "error_message", "error_details"])
+        # Nothing is left to profile: the profile ends too, rather than stay `pending` for a client that waits on it.
+        version.profile_status = DatasetVersion.ProfileStatus.FAILED
+        version.profile_error = _("The version failed, so it has no profile.")
+        version.save(
+            update_fields=["status", "error_code", "error_message", "error_details", "profile_status", "profile_error"]
+        )
         _version_event("dataset.version.failed", version, project_id=version.dataset.project_id)
         generation_bump(LIST_GENERATION)
     storage.delete_quietly(*delete)

@@ -171,7 +171,7 @@ class ProfileSerializer(serializers.Serializer):
             "quantiles, top_values, length stats and a histogram {bins, counts}."
         ),
     )
-    error = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_null=True, help_text="Why the profile failed; null unless `status` is failed.")
 
 
 class UploadPartSerializer(serializers.Serializer):

@@ -360,7 +360,7 @@ class VersionProfileView(VersionScopedView):
             "status": version.profile_status,
             "progress": round(version.profile_progress, 3),
             "profile": version.profile if version.profile_status == DatasetVersion.ProfileStatus.READY else None,
-            "error": version.profile_error,
+            "error": version.profile_error if version.profile_status == DatasetVersion.ProfileStatus.FAILED else None,
         }
         waiting = version.profile_status in (DatasetVersion.ProfileStatus.PENDING, DatasetVersion.ProfileStatus.RUNNING)
         headers = {"Retry-After": "2"} if waiting else None

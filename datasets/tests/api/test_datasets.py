@@ -496,7 +496,7 @@ def test_profile_is_202_while_pending_then_200(project, owner, owner_client):
     DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending", profile_progress=0.0, profile=None)
     pending = owner_client.get(url)
     assert pending.status_code == 202
-    assert pending.json() == {"status": "pending", "progress": 0.0, "profile": None, "error": ""}
+    assert pending.json() == {"status": "pending", "progress": 0.0, "profile": None, "error": None}
     assert int(pending["Retry-After"]) > 0
 
     DatasetVersion.objects.filter(pk=version.pk).update(profile_status="running", profile_progress=0.4)
@@ -509,7 +509,7 @@ def test_profile_is_202_while_pending_then_200(project, owner, owner_client):
     ready = owner_client.get(url)
     assert ready.status_code == 200
     body = ready.json()
-    assert (body["status"], body["progress"], body["error"]) == ("ready", 1.0, "")
+    assert (body["status"], body["progress"], body["error"]) == ("ready", 1.0, None)
     profile = body["profile"]
     assert (profile["rows"], profile["columns"], profile["duplicate_rows"]) == (3, 4, 0)
     assert profile["memory_bytes"] > 0

@@ -355,6 +355,7 @@ def test_a_problem_past_the_sample_fails_the_version_and_leaves_no_parquet(
     assert version["error"]["details"]["row"] == 5000
     assert version["error"]["details"]["column"] == 3
     assert version["row_count"] is None and version["columns"] == []
+    assert version["profile_status"] == "failed"  # nothing left to wait for
 
     stored = DatasetVersion.objects.get(dataset_id=dataset_id)
     assert stored.parquet == ""
