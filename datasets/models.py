@@ -128,6 +128,9 @@ class DatasetVersion(models.Model):
     profile_progress = models.FloatField(_("profile progress"), default=0.0)
     profile = models.JSONField(_("profile"), null=True, blank=True)
     profile_error = models.TextField(_("profile error"), max_length=2000, blank=True)
+    # {"error_message" | "profile_error": {language code: text}}: what a worker stored, in every language, for
+    # readers whose language is not the one the worker wrote it in (datasets.engine.messages).
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -41,7 +41,7 @@ from . import storage
 # The engine's modules that load polars and pyarrow (formats, pipeline) are imported where the web process uses them:
 # a Celery worker runs the engine in a process of its own (engine.isolated) and never loads them itself.
 from .engine import errors as engine_errors
-from .engine import isolated, terms
+from .engine import isolated, messages, terms
 from .engine.terms import Converted
 from .errors import (
     DatasetNameTaken,
@@ -642,8 +642,16 @@ class _Progress:
 
 
 def _version_fail(
-    version_id: int, *, code: str, message: str, details: dict[str, Any] | None = None, delete: tuple[str, ...] = ()
+    version_id: int,
+    *,
+    code: str,
+    message: str,
+    translations: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+    delete: tuple[str, ...] = (),
 ) -> None:
+    """Fails a processing version. `message` is stored with its translations (given, or made from a
+    messages.Message), so that each reader gets it in their language."""
     with transaction.atomic():
         version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
         if version is None or version.status != DatasetVersion.Status.PROCESSING:
@@ -655,9 +663,22 @@ def _version_fail(
         version.error_details = details or {}
         # Nothing is left to profile: the profile ends too, rather than stay `pending` for a client that waits on it.
         version.profile_status = DatasetVersion.ProfileStatus.FAILED
-        version.profile_error = _("The version failed, so it has no profile.")
+        version.profile_error = messages.gettext("The version failed, so it has no profile.")
+        version.translations = {
+            **version.translations,
+            "error_message": translations if translations is not None else messages.translations(message),
+            "profile_error": messages.translations(version.profile_error),
+        }
         version.save(
-            update_fields=["status", "error_code", "error_message", "error_details", "profile_status", "profile_error"]
+            update_fields=[
+                "status",
+                "error_code",
+                "error_message",
+                "error_details",
+                "profile_status",
+                "profile_error",
+                "translations",
+            ]
         )
         _version_event("dataset.version.failed", version, project_id=version.dataset.project_id)
         generation_bump(LIST_GENERATION)
@@ -781,7 +802,7 @@ def _convert_in(version_id: int, target: str) -> None:
                 _version_fail(
                     version_id,
                     code="UPLOAD_INCOMPLETE",
-                    message=_("The uploaded file's SHA-256 does not match the one announced."),
+                    message=messages.gettext("The uploaded file's SHA-256 does not match the one announced."),
                     details={"sha256": sha256, "expected": upload.sha256 if upload else None},
                     delete=(version.original,),
                 )
@@ -812,7 +833,12 @@ def _convert_in(version_id: int, target: str) -> None:
             return
         code = "UNSUPPORTED_MEDIA_TYPE" if isinstance(exc, engine_errors.UnsupportedFormat) else "FILE_UNREADABLE"
         _version_fail(
-            version_id, code=code, message=exc.message, details=exc.details, delete=(conversion.parquet_name,)
+            version_id,
+            code=code,
+            message=exc.message,
+            translations=exc.translations(),
+            details=exc.details,
+            delete=(conversion.parquet_name,),
         )
         return
     except Exception as exc:
@@ -823,7 +849,7 @@ def _convert_in(version_id: int, target: str) -> None:
         _version_fail(
             version_id,
             code="INTERNAL_ERROR",
-            message=_("The file could not be converted."),
+            message=messages.gettext("The file could not be converted."),
             delete=(conversion.parquet_name,),
         )
         return
@@ -843,7 +869,7 @@ def dataset_version_build(*, version_id: int) -> None:
         _version_fail(
             version_id,
             code="VERSION_NOT_READY",
-            message=_("The version this one is made from was deleted before it was built."),
+            message=messages.gettext("The version this one is made from was deleted before it was built."),
         )
         return
     name = _attempt_name(version, "data") + ".parquet"
@@ -856,11 +882,19 @@ def dataset_version_build(*, version_id: int) -> None:
             )
             size, sha256 = _store_parquet(target, name)
     except engine_errors.EngineError as exc:
-        _version_fail(version_id, code="PIPELINE_FAILED", message=exc.message, details=exc.details, delete=(name,))
+        _version_fail(
+            version_id,
+            code="PIPELINE_FAILED",
+            message=exc.message,
+            translations=exc.translations(),
+            details=exc.details,
+            delete=(name,),
+        )
         return
     except Exception:
         logger.exception("dataset version %s: pipeline failed", version_id)
-        _version_fail(version_id, code="INTERNAL_ERROR", message=_("The pipeline could not be run."), delete=(name,))
+        message = messages.gettext("The pipeline could not be run.")
+        _version_fail(version_id, code="INTERNAL_ERROR", message=message, delete=(name,))
         return
     _version_ready(
         version_id,
@@ -909,9 +943,15 @@ def _profile_start(version_id: int) -> DatasetVersion | None:
 
 def _profile_fail(version_id: int, exc: Exception) -> None:
     logger.error("dataset version %s: profiling failed", version_id, exc_info=exc)
-    DatasetVersion.objects.filter(pk=version_id).update(
-        profile_status=DatasetVersion.ProfileStatus.FAILED, profile_error=_("The profile could not be computed.")
-    )
+    message = messages.gettext("The profile could not be computed.")
+    with transaction.atomic():
+        version = DatasetVersion.objects.select_for_update().filter(pk=version_id).first()
+        if version is None:
+            return
+        version.profile_status = DatasetVersion.ProfileStatus.FAILED
+        version.profile_error = message
+        version.translations = {**version.translations, "profile_error": messages.translations(message)}
+        version.save(update_fields=["profile_status", "profile_error", "translations"])
 
 
 def _profile_save(version_id: int, result: dict[str, Any]) -> None:

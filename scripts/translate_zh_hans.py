@@ -336,6 +336,7 @@ ZH = {
     "The pipeline could not be run.": "无法运行该处理流程。",
     "The profile could not be computed.": "无法计算数据画像。",
     "The version failed, so it has no profile.": "该版本处理失败，因此没有数据画像。",
+    "translations": "各语言译文",
     "Legacy Excel (.xls) files and password-protected workbooks are not supported: save it as .xlsx.": "不支持旧版 Excel（.xls）文件和受密码保护的工作簿，请另存为 .xlsx。",
     "A JSON file must hold an array of objects, or one object per line (JSON Lines).": "JSON 文件必须是对象数组，或每行一个对象（JSON Lines）。",
     "Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.": "第 %(row)d 行不是有效的 CSV：引号没有闭合，或引号后紧跟着其他字符。",

@@ -9,6 +9,7 @@ from rest_framework.utils import html
 
 from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer, StrictCharField
 
+from ..engine import messages
 from ..engine.terms import TYPE_NAMES
 from ..models import FORMAT_CHOICES, Dataset, DatasetUpload, DatasetVersion
 
@@ -66,7 +67,8 @@ class VersionSerializer(serializers.Serializer):
 def version_representation(version: DatasetVersion) -> dict[str, Any]:
     error = None
     if version.status == DatasetVersion.Status.FAILED:
-        error = {"code": version.error_code, "message": version.error_message, "details": version.error_details}
+        message = messages.localized(version.error_message, version.translations.get("error_message"))
+        error = {"code": version.error_code, "message": message, "details": version.error_details}
     ready = version.status == DatasetVersion.Status.READY
     return {
         "number": version.number,

@@ -25,7 +25,7 @@ from projects.models import Project
 from projects.selectors import LIST_GENERATION as PROJECTS_GENERATION
 
 from .. import selectors, services
-from ..engine import terms
+from ..engine import messages, terms
 from ..models import Dataset, DatasetVersion
 from .download import DownloadMixin
 from .serializers import (
@@ -360,8 +360,10 @@ class VersionProfileView(VersionScopedView):
             "status": version.profile_status,
             "progress": round(version.profile_progress, 3),
             "profile": version.profile if version.profile_status == DatasetVersion.ProfileStatus.READY else None,
-            "error": version.profile_error if version.profile_status == DatasetVersion.ProfileStatus.FAILED else None,
+            "error": None,
         }
+        if version.profile_status == DatasetVersion.ProfileStatus.FAILED:
+            body["error"] = messages.localized(version.profile_error, version.translations.get("profile_error"))
         waiting = version.profile_status in (DatasetVersion.ProfileStatus.PENDING, DatasetVersion.ProfileStatus.RUNNING)
         headers = {"Retry-After": "2"} if waiting else None
         return Response(body, status=status.HTTP_202_ACCEPTED if waiting else status.HTTP_200_OK, headers=headers)

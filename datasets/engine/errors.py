@@ -2,14 +2,24 @@
 
 from typing import Any
 
+from . import messages
+
 
 class EngineError(Exception):
-    """Base of the engine's errors. `message` is already translated (django.utils.translation.gettext)."""
+    """Base of the engine's errors. `message` is already translated (a messages.Message, made by gettext)."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = {key: value for key, value in details.items() if value is not None}
+        # Set when the error crossed from the engine's process, where the message was a Message.
+        self.received_translations: dict[str, str] | None = None
+
+    def translations(self, languages: list[str] | None = None) -> dict[str, str]:
+        """The message in every language (messages.translations), to store for readers of any language."""
+        if self.received_translations is not None:
+            return self.received_translations
+        return messages.translations(self.message, languages)
 
 
 class UnsupportedFormat(EngineError):

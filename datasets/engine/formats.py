@@ -38,9 +38,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.utils.translation import gettext as _
 
 from .errors import ParseFailure, UnsupportedFormat
+from .messages import gettext as _
 from .schema import columns_of, parquet_options
 from .terms import CONTENT_TYPES, EXTENSIONS, FORMATS, Converted, extension_of, format_of_extension  # noqa: F401
 

@@ -221,7 +221,9 @@ def _in_process(
                 elif "error" in message:
                     finished = True
                     error = message["error"]
-                    raise _ERROR_KINDS.get(error["kind"], errors.EngineError)(error["message"], **error["details"])
+                    exc = _ERROR_KINDS.get(error["kind"], errors.EngineError)(error["message"], **error["details"])
+                    exc.received_translations = error.get("translations") or {}
+                    raise exc
                 else:
                     finished = True
                     raise EngineCrashed(message.get("crash", repr(message)))
@@ -310,7 +312,9 @@ def _child() -> None:
         )
         result = FUNCTIONS[request["function"]](report, **request["arguments"])
     except errors.EngineError as exc:
-        send({"error": {"kind": type(exc).__name__, "message": exc.message, "details": exc.details}})
+        languages = [code for code, _name in request["languages"]]
+        error = {"kind": type(exc).__name__, "message": exc.message, "details": exc.details}
+        send({"error": {**error, "translations": exc.translations(languages)}})
     except BaseException:  # noqa: BLE001 - whatever it is, the caller hears of it, with its traceback
         send({"crash": traceback.format_exc()})
     else:

@@ -58,10 +58,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from django.utils.translation import gettext as _
 
 from . import schema
 from .errors import PipelineInvalid
+from .messages import gettext as _
 
 STEP_TYPES = (
     "select_columns",

@@ -14,7 +14,7 @@ from .factories import upload
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = ("datasets", "0003_version_language")
-PROFILES = ("datasets", "0004_failed_versions_profile_failed")
+PROFILES = ("datasets", "0004_version_translations")
 
 
 def test_failed_versions_get_a_failed_profile_and_no_other_version_changes():
@@ -41,7 +41,12 @@ def test_failed_versions_get_a_failed_profile_and_no_other_version_changes():
         executor.migrate([PROFILES])
         statuses = dict(DatasetVersion.objects.filter(dataset=dataset).values_list("number", "profile_status"))
         assert statuses == {1: "failed", 2: "pending", 3: "ready"}
-        assert DatasetVersion.objects.get(pk=failed.pk).profile_error
+        migrated = DatasetVersion.objects.get(pk=failed.pk)
+        assert migrated.profile_error == "The version failed, so it has no profile."
+        assert migrated.translations["profile_error"] == {
+            "en": "The version failed, so it has no profile.",
+            "zh-hans": "该版本处理失败，因此没有数据画像。",
+        }
         assert DatasetVersion.objects.get(pk=processing.pk).profile_error == ""
     finally:
         executor = MigrationExecutor(connection)

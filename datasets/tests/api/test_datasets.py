@@ -541,6 +541,9 @@ def test_a_failed_profile_is_200_with_its_error(project, owner, owner_client, mo
     assert (body["status"], body["profile"]) == ("failed", None)
     assert body["error"]
     assert "too big" not in body["error"]  # the cause is logged, not shown
+    url = f"/api/v1/datasets/{dataset.id}/versions/1/profile"
+    assert owner_client.get(url, HTTP_ACCEPT_LANGUAGE="en").json()["error"] == "The profile could not be computed."
+    assert owner_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["error"] == "无法计算数据画像。"
 
 
 def test_events_are_recorded_in_order(project, owner_client, run_tasks):

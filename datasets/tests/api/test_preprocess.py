@@ -174,4 +174,10 @@ def test_a_pipeline_failing_at_run_time_fails_its_version_and_leaves_no_file(
     assert version["error"]["code"] == "PIPELINE_FAILED"
     assert version["error"]["details"]["step"] == 0
     assert stored_files(fs_storage.location) == files
+    # Stored by the worker, read by each member in their own language (the pipeline's parts included).
+    url = f"/api/v1/datasets/{dataset.id}/versions/2"
+    english = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="en").json()["error"]["message"]
+    chinese = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["error"]["message"]
+    assert english.startswith("Step 1: value ") and "is not a valid integer" in english, english
+    assert chinese.startswith("第 1 步") and "城市" in chinese and english != chinese, chinese
     assert Event.objects.filter(type="dataset.version.failed", topic=f"dataset:{dataset.id}").count() == 1

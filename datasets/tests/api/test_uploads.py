@@ -377,6 +377,26 @@ def test_a_problem_past_the_sample_fails_the_version_and_leaves_no_parquet(
     assert [item["id"] for item in listed["datasets"]] == [dataset_id]
 
 
+def test_a_failure_stored_by_the_worker_is_read_in_each_readers_language(project, owner_client, run_tasks):
+    with run_tasks():
+        response = owner_client.post(
+            "/api/v1/datasets",
+            {"project": project.id, "name": "英文上传", "file": upload(deep_ragged_csv(), "deep.csv")},
+            format="multipart",
+            HTTP_ACCEPT_LANGUAGE="en",  # the worker works in the uploader's language
+        )
+    url = f"/api/v1/datasets/{response.json()['id']}/versions/1"
+    english = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="en").json()
+    chinese = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert english["error"]["message"] == "Line 5000 has 3 fields, but the header has 2."
+    assert chinese["error"]["message"] == "第 5000 行有 3 个字段，而表头有 2 个。"
+    assert english["error"]["details"] == chinese["error"]["details"] == {"row": 5000, "column": 3}
+    stored = DatasetVersion.objects.get(dataset_id=response.json()["id"])
+    assert stored.error_message == english["error"]["message"]  # what admin shows: the uploader's language
+    assert stored.profile_status == "failed"
+    assert set(stored.translations["profile_error"]) == {"en", "zh-hans"}
+
+
 def test_invalid_text_past_the_sample_fails_the_version_with_its_line(project, owner_client, run_tasks, fs_storage):
     # UTF-8 for the first megabyte, then one line saved as GBK: found by the conversion, named by its line.
     lines = ["id,文本"] + [f"{number},{'样' * 80}" for number in range(1, 6000)]

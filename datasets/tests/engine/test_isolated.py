@@ -102,6 +102,11 @@ def test_a_parse_failure_keeps_its_kind_row_column_and_language(tmp_path, in_pro
         isolated.run("convert", path=str(bad), target=str(tmp_path / "out.parquet"), file_name="bad.csv", detected=None)
     assert failure.value.details == {"row": 3, "column": 3}
     assert failure.value.message == expected
+    # and the same message in every language, for readers other than the one who started the work
+    assert failure.value.translations() == {
+        "en": "Line 3 has 3 fields, but the header has 2.",
+        "zh-hans": "第 3 行有 3 个字段，而表头有 2 个。",
+    }
     assert os.listdir(tmp_path) == ["bad.csv"]  # nothing half-written
 
 
