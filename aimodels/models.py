@@ -70,6 +70,9 @@ class TrainingJob(models.Model):
     worker = models.CharField(_("worker"), max_length=255, blank=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_message = models.TextField(_("error message"), max_length=2000, blank=True)
+    # {"stage" | "error_message": {language code: text}}: what a worker stored, in every language, for readers whose
+    # language is not the one the worker wrote it in (datasets.engine.messages).
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
     metrics = models.JSONField(_("metrics"), null=True, blank=True)  # on the held-out rows, once succeeded
     feature_importances = models.JSONField(_("feature importances"), null=True, blank=True)
     train_rows = models.BigIntegerField(_("training rows"), null=True, blank=True)

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from datasets import storage
+from datasets.engine import messages
 from datasets.models import DatasetVersion
 from incubator.celery import app as celery_app
 from incubator.errors import InvalidInput, NotFound
@@ -346,9 +347,8 @@ def job_cancel(*, job: TrainingJob, actor: User | None) -> TrainingJob:
         was_running = job.status == Status.RUNNING
         before = _job_state(job)
         job.status = Status.CANCELLED
-        job.stage = _("Cancelled")
         job.finished_at = timezone.now()
-        job.save(update_fields=["status", "stage", "finished_at"])
+        job.save(update_fields=["status", "finished_at", *_stored(job, stage=messages.gettext("Cancelled"))])
         _status_event(job, before, actor_id=actor.id if actor else None)
         task_id, user_id = job.task_id, job.created_by_id
         if task_id and not was_running:
@@ -389,8 +389,8 @@ def _claim(job_id: int, task_id: str, worker: str) -> tuple[TrainingJob | None, 
         job.started_at = now
         job.heartbeat_at = now
         job.worker = worker[:255]
-        job.stage = _("Loading the data")
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "stage"])
+        stored = _stored(job, stage=messages.gettext("Loading the data"))
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", *stored])
         _status_event(job, before)
     return job, True
 
@@ -410,9 +410,30 @@ def _redelivered(job: TrainingJob) -> None:
         job.id,
         job.task_id,
         code="WORKER_LOST",
-        message=_("The worker running this job stopped (it was killed or lost); retry the job."),
+        message=messages.gettext("The worker running this job stopped (it was killed or lost); retry the job."),
         expect_heartbeat=first,
     )
+
+
+def _clip(text: str, length: int) -> str:
+    """`text` cut to `length`; a messages.Message that fits stays one (slicing makes a plain str)."""
+    return text if len(text) <= length else text[:length]
+
+
+def _stored(job: TrainingJob, **texts: str) -> list[str]:
+    """Sets the job's fields to these texts, which a worker stores for every member to read, with their
+    translations (messages.translations: none for plain text, such as a plugin's stage); returns the fields to
+    save."""
+    translations = dict(job.translations)
+    for field, text in texts.items():
+        setattr(job, field, text)
+        made = messages.translations(text)
+        if made:
+            translations[field] = made
+        else:
+            translations.pop(field, None)
+    job.translations = translations
+    return [*texts, "translations"]
 
 
 def _fail(
@@ -428,10 +449,9 @@ def _fail(
         before = _job_state(job)
         job.status = Status.FAILED
         job.error_code = code
-        job.error_message = message[:2000]
         job.finished_at = timezone.now()
-        job.stage = _("Failed")
-        job.save(update_fields=["status", "error_code", "error_message", "finished_at", "stage"])
+        stored = _stored(job, error_message=_clip(message, 2000), stage=messages.gettext("Failed"))
+        job.save(update_fields=["status", "error_code", "finished_at", *stored])
         _status_event(job, before)
         user_id = job.created_by_id
         transaction.on_commit(lambda: _dispatch_now(user_id))
@@ -510,7 +530,7 @@ class _Reporter:
         self, *, step: int, total: int, metrics: dict[str, float] | None = None, stage: str | None = None
     ) -> None:
         if stage and stage != self.stage:
-            self.stage, self.dirty = str(stage)[:200], True
+            self.stage, self.dirty = _clip(stage, 200), True
             self.log("INFO", self.stage)
         if total and total > 0 and step >= 0:
             progress = TRAIN_FROM + (TRAIN_TO - TRAIN_FROM) * min(step, total) / total
@@ -563,8 +583,8 @@ class _Reporter:
             if not TrainingJob.objects.filter(pk=self.job.id, status=Status.RUNNING).update(heartbeat_at=now):
                 return
             job = TrainingJob.objects.get(pk=self.job.id)
-            fields = ["progress", "stage", "heartbeat_at"]
-            job.progress, job.stage, job.heartbeat_at = round(self.progress, 1), self.stage, now
+            job.progress, job.heartbeat_at = round(self.progress, 1), now
+            fields = ["progress", "heartbeat_at", *_stored(job, stage=self.stage)]
             if points:
                 JobMetric.objects.bulk_create(points)
                 job.metric_steps = max([job.metric_steps, *(point.step for point in points)])
@@ -627,22 +647,15 @@ def job_run(*, job_id: int, task_id: str, hostname: str) -> None:
             _fail(job.id, job.task_id, code=exc.code, message=exc.message)
         else:
             logger.exception("job %s failed", job.id)
-            _fail(
-                job.id,
-                job.task_id,
-                code="TRAINING_FAILED",
-                message=_("Training failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"[:500]},
-            )
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            message = messages.gettext("Training failed: %(error)s") % {"error": error}
+            _fail(job.id, job.task_id, code="TRAINING_FAILED", message=message)
 
 
 def _stopped(job: TrainingJob, reason: str | None) -> None:
     if reason == "time_limit":
-        _fail(
-            job.id,
-            job.task_id,
-            code="TIME_LIMIT",
-            message=_("The job ran longer than its time limit of %(n)d seconds.") % {"n": job.time_limit},
-        )
+        message = messages.gettext("The job ran longer than its time limit of %(n)d seconds.") % {"n": job.time_limit}
+        _fail(job.id, job.task_id, code="TIME_LIMIT", message=message)
     else:
         _log(job.id, "INFO", "stopped: the job was cancelled")
 
@@ -666,10 +679,10 @@ def engine_load() -> tuple[Any, Any]:
 
 def _train(job: TrainingJob, reporter: _Reporter) -> None:
     job = TrainingJob.objects.select_related("dataset_version__dataset").get(pk=job.pk)
-    reporter.set(1.0, _("Loading the data"))
+    reporter.set(1.0, messages.gettext("Loading the data"))
     frame = _load(job)
     reporter.log("INFO", f"{frame.height} rows, {len(job.features)} features")
-    reporter.set(5.0, _("Preparing the data"))
+    reporter.set(5.0, messages.gettext("Preparing the data"))
     artifacts, training = engine_load()
     spec = job_spec.Spec(
         algorithm=job.algorithm,
@@ -685,7 +698,7 @@ def _train(job: TrainingJob, reporter: _Reporter) -> None:
         trained = training.train(frame, spec, reporter)
     for message in list(dict.fromkeys(str(w.message) for w in caught))[:20]:
         reporter.log("WARNING", message)
-    reporter.set(TRAIN_TO + 5, _("Saving the model"))
+    reporter.set(TRAIN_TO + 5, messages.gettext("Saving the model"))
     data = artifacts.dumps(trained.model)
     _succeed(job, trained, data, reporter)
 
@@ -735,7 +748,7 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
             before = _job_state(locked)
             locked.status = Status.SUCCEEDED
             locked.progress = 100.0
-            locked.stage = _("Succeeded")
+            succeeded = _stored(locked, stage=messages.gettext("Succeeded"))
             locked.metrics = trained.metrics
             locked.feature_importances = trained.feature_importances
             locked.train_rows, locked.valid_rows = trained.train_rows, trained.valid_rows
@@ -744,12 +757,12 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
                 update_fields=[
                     "status",
                     "progress",
-                    "stage",
                     "metrics",
                     "feature_importances",
                     "train_rows",
                     "valid_rows",
                     "finished_at",
+                    *succeeded,
                 ]
             )
             _status_event(locked, before)
@@ -799,9 +812,9 @@ def jobs_sweep(*, stale_after: timedelta | None = None, requeue_queued_before: A
             job.task_id,
             code="TIME_LIMIT" if over else "WORKER_LOST",
             message=(
-                _("The job ran longer than its time limit of %(n)d seconds.") % {"n": job.time_limit}
+                messages.gettext("The job ran longer than its time limit of %(n)d seconds.") % {"n": job.time_limit}
                 if over
-                else _("The worker running this job stopped (it was killed or lost); retry the job.")
+                else messages.gettext("The worker running this job stopped (it was killed or lost); retry the job.")
             ),
             expect_heartbeat=job.heartbeat_at,
         )

@@ -13,10 +13,10 @@ numbers.
 import copy
 from typing import Any
 
-from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from datasets.engine.messages import gettext as _
 from incubator.schemas import error_message as _message
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

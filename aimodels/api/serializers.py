@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from datasets.engine import messages
 from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer, StrictCharField
 
 from ..models import TASK_CHOICES, JobLog, Model, ModelVersion, TrainingJob
@@ -117,11 +118,18 @@ def job_representation(job: TrainingJob) -> dict[str, Any]:
         "status": job.status,
         "status_display": str(job.get_status_display()),
         "progress": round(job.progress, 1),
-        "stage": job.stage,
+        "stage": messages.localized(job.stage, job.translations.get("stage")),
         "attempt": job.attempt,
         "retry_of": job.retry_of_id,
         "worker": job.worker,
-        "error": {"code": job.error_code, "message": job.error_message} if job.status == "failed" else None,
+        "error": (
+            {
+                "code": job.error_code,
+                "message": messages.localized(job.error_message, job.translations.get("error_message")),
+            }
+            if job.status == "failed"
+            else None
+        ),
         "metrics": job.metrics,
         "feature_importances": job.feature_importances,
         "train_rows": job.train_rows,

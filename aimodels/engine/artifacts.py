@@ -10,7 +10,8 @@ import zipfile
 from typing import Any
 
 import skops.io as sio
-from django.utils.translation import gettext as _
+
+from datasets.engine.messages import gettext as _
 
 from .errors import ArtifactUntrusted
 

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-from django.utils.translation import gettext as _
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
@@ -33,6 +32,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import ThreadpoolController
+
+from datasets.engine.messages import gettext as _
 
 from .evaluate import align_proba
 from .preprocess import TEXT, FrameColumns, as_numbers, as_text, finite

@@ -5,9 +5,8 @@ loads the training engine (aimodels.engine.training) only when it trains or pred
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from aimodels.algorithms import base as algorithms
+from datasets.engine.messages import gettext as _
 
 from . import features as feature_kinds
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from django.utils.translation import gettext as _
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from aimodels.algorithms import base as algorithms
+from datasets.engine.messages import gettext as _
 from datasets.engine.schema import type_name
 
 from . import errors, evaluate, predict, preprocess

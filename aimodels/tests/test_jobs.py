@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from sklearn.linear_model import LogisticRegression
 
 from aimodels import inference, services
 from aimodels.algorithms import base as algorithms
+from aimodels.api.serializers import job_representation
 from aimodels.errors import JobNotCancellable, JobNotFinished, StageUnchanged
 from aimodels.models import JobLog, JobMetric, Model, ModelVersion, TrainingJob
 from datasets import services as dataset_services
@@ -157,6 +158,27 @@ def test_bad_data_fails_the_job_with_its_code_and_no_trace(project, owner, versi
     assert job.status == Status.FAILED and job.error_code == "TRAINING_FAILED"
     assert "division by zero" in job.error_message and "Traceback" not in job.error_message
     assert job.finished_at and not ModelVersion.objects.exists()
+    # Stored by the worker in the language of the request that sent it; read by each member in their own.
+    with translation.override("en"):
+        english = job_representation(job)
+    with translation.override("zh-hans"):
+        chinese = job_representation(job)
+    assert (english["stage"], chinese["stage"]) == ("Failed", "失败")
+    assert english["error"]["message"] == "Training failed: division by zero"
+    assert chinese["error"]["message"] == "训练失败：division by zero"
+
+
+def test_a_succeeded_jobs_stage_is_read_in_each_readers_language(project, owner, version):
+    with translation.override("zh-hans"):
+        job = run(services.job_create(project=project, version=version, actor=owner, data=spec()))
+    assert job.stage == "成功"
+    with translation.override("en"):
+        assert job_representation(job)["stage"] == "Succeeded"
+    # A plugin's own stage text has no translations: read as it is, and an earlier stage's do not linger.
+    stored = services._stored(job, stage="第三方插件的阶段")
+    assert stored == ["stage", "translations"] and "stage" not in job.translations
+    with translation.override("en"):
+        assert job_representation(job)["stage"] == "第三方插件的阶段"
 
 
 def test_a_task_delivered_twice_trains_once(project, owner, version):
