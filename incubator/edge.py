@@ -9,12 +9,16 @@ stopped. Here the body is read on the event loop first, where a waiting client c
   upload may take as long as it keeps arriving), is a 408;
 - a chunked body is read like any other and handed on with its real Content-Length (Django reads
   Content-Length bytes and would otherwise see an empty body);
+- a body the server cannot read (a broken chunked encoding, which granian reports as a disconnect) or framed
+  both ways at once (Content-Length and Transfer-Encoding) is a 400, not the server's bare 500;
 - raw bytes outside ASCII in the query string (`?q=中` unencoded) are percent-encoded as a browser would, so
   the WSGI layer does not fail to decode them.
 Every refusal here has the contract's error body, in the language the client asked for.
 """
 
 import asyncio
+import contextlib
+import logging
 import tempfile
 import time
 import uuid
@@ -32,6 +36,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _IN_MEMORY = 1024 * 1024  # bodies up to this stay in memory; larger ones (uploads) spill to a temporary file
@@ -97,6 +103,11 @@ class BufferedBody:
                 chunked = True
             elif name == b"content-type":
                 multipart = value.lower().startswith(b"multipart/")
+        if chunked and declared is not None:
+            # Both framings at once (RFC 9112 6.3 lets a server refuse it: a sign of request smuggling). Clients
+            # send it by mistake too, e.g. python-requests given a generator and a Content-Length, with a body
+            # that is not chunked at all.
+            return await refuse(send, headers, 400, "INVALID_INPUT", header="Transfer-Encoding")
         limit = settings.API_MAX_UPLOAD_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if declared is not None and limit is not None and declared > limit:
             return await refuse(send, headers, 413, "PAYLOAD_TOO_LARGE", limit_bytes=limit, received_bytes=declared)
@@ -114,8 +125,18 @@ class BufferedBody:
                     message = await asyncio.wait_for(receive(), timeout=max(timeout, 0.001))
                 except TimeoutError:
                     return await refuse(send, headers, 408, "REQUEST_TIMEOUT", received_bytes=size)
+                except Exception:  # noqa: BLE001 - the server could not read the body (a broken chunked encoding)
+                    logger.info("request body unreadable", exc_info=True)
+                    with contextlib.suppress(Exception):
+                        await refuse(send, headers, 400, "INVALID_INPUT", body="unreadable", received_bytes=size)
+                    return None
                 if message["type"] == "http.disconnect":
-                    return None  # the client went away: nothing to answer
+                    # The client went away, or the server could not read the body (granian reports a broken
+                    # chunked encoding so): an answer is sent either way, since a server answers an application
+                    # that sent none with a bare 500, and a client that is gone never reads it.
+                    with contextlib.suppress(Exception):
+                        await refuse(send, headers, 400, "INVALID_INPUT", body="unreadable", received_bytes=size)
+                    return None
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if limit is not None and size > limit:

@@ -121,7 +121,37 @@ def test_raw_non_ascii_in_the_query_string_is_percent_encoded():
     assert app.scope["query_string"] == b"q=%E4%B8%AD%20%E6%96%87&x=1"
 
 
-def test_a_client_that_disconnects_mid_body_gets_nothing():
+def test_a_body_that_ends_in_a_disconnect_never_reaches_the_app_and_is_answered_400():
+    # A client gone, or a body the server could not read (granian reports a broken chunked encoding as a
+    # disconnect): without an answer, the server would send its own bare 500.
     app = Recorder()
-    status, _, sent = run(app, chunks=[b"1", b"2"], disconnect=True)
-    assert status is None and sent == [] and app.scope is None
+    status, body, _ = run(app, chunks=[b"1", b"2"], disconnect=True)
+    assert (status, body["error_code"], body["details"]) == (
+        400,
+        "INVALID_INPUT",
+        {"body": "unreadable", "received_bytes": 1},
+    )
+    assert app.scope is None
+
+
+def test_a_body_the_server_fails_to_read_is_a_400():
+    app = Recorder()
+    sent = []
+
+    async def receive():
+        raise RuntimeError("bad chunk size")
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/x", "query_string": b"", "headers": []}
+    asyncio.run(BufferedBody(app)(scope, receive, send))
+    assert sent[0]["status"] == 400 and json.loads(sent[1]["body"])["details"]["body"] == "unreadable"
+    assert app.scope is None
+
+
+def test_content_length_with_transfer_encoding_is_a_400_before_reading():
+    app = Recorder()
+    headers = [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")]
+    status, body, _ = run(app, headers=headers, chunks=[b"hello"])
+    assert (status, body["details"]) == (400, {"header": "Transfer-Encoding"}) and app.scope is None

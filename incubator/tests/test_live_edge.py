@@ -76,6 +76,29 @@ def test_a_chunked_body_past_the_limit_is_a_413(server):
 
 
 @pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize(
+    "framing",
+    [b"Transfer-Encoding: chunked\r\n", b"Content-Length: 34\r\nTransfer-Encoding: chunked\r\n"],
+    ids=["broken-chunks", "length-and-chunked"],
+)
+def test_a_body_announced_as_chunked_but_not_is_a_400_not_a_500(server, framing):
+    # What python-requests sends when given a generator and a Content-Length: both headers, a plain body.
+    with asgi_server(server) as base:
+        status, headers, body = raw_request(
+            base,
+            b"POST /api/v1/users/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + framing
+            + b"Connection: close\r\n\r\n"
+            + b'{"username":"x","password":"yyyy"}',
+        )
+    assert status == 400, body
+    if headers.get("content-type") == "application/json":  # uvicorn's parser refuses it before the application
+        assert json.loads(body)["error_code"] == "INVALID_INPUT"
+    else:
+        assert server == "uvicorn", (headers, body)
+
+
+@pytest.mark.parametrize("server", SERVERS)
 def test_raw_non_ascii_bytes_in_a_query_string_are_not_a_500(server):
     with asgi_server(server) as base:
         status, headers, body = raw_request(
