@@ -16,7 +16,7 @@ from incubator.admin import ReadOnlyAdmin, ServiceAdmin, adopt, delete_selected,
 from incubator.errors import InvalidInput
 
 from . import services
-from .models import Dataset, DatasetUpload, DatasetVersion
+from .models import Dataset, DatasetUpload, DatasetVersion, FileDeletion
 
 
 class DatasetAdminForm(forms.ModelForm):
@@ -173,3 +173,12 @@ class DatasetUploadAdmin(ReadOnlyAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("dataset__name", "file_name", "sha256")
     list_select_related = ("dataset",)
+
+
+@admin.register(FileDeletion)
+class FileDeletionAdmin(ReadOnlyAdmin):
+    """Files whose delete failed, waiting for datasets.file_deletions_retry: a long list, or a growing attempt
+    count, says the storage has been unreachable for a while."""
+
+    list_display = ("name", "attempts", "next_attempt_at", "created_at", "last_error")
+    search_fields = ("name",)

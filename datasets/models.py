@@ -200,3 +200,22 @@ class DatasetUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset} ← {self.file_name} ({self.status})"
+
+
+class FileDeletion(models.Model):
+    """A stored file whose delete failed (the bucket unreachable, say): tried again by datasets.file_deletions_retry
+    until it goes, so a deleted version or a failed upload leaves no file behind for good."""
+
+    name = models.CharField(_("name"), max_length=500)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("file deletion")
+        verbose_name_plural = _("file deletions")
+        ordering = ["next_attempt_at"]
+
+    def __str__(self) -> str:
+        return self.name

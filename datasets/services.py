@@ -54,7 +54,7 @@ from .errors import (
     VersionInUse,
     VersionNotReady,
 )
-from .models import Dataset, DatasetUpload, DatasetVersion
+from .models import Dataset, DatasetUpload, DatasetVersion, FileDeletion
 from .selectors import LIST_GENERATION
 
 logger = logging.getLogger(__name__)
@@ -534,14 +534,15 @@ def dataset_upload_start(*, dataset: Dataset, actor: User, data: dict[str, Any])
     return upload, urls
 
 
-def _upload_locked(upload: DatasetUpload) -> DatasetUpload:
+def _upload_locked(upload: DatasetUpload, *, expired_too: bool = False) -> DatasetUpload:
     if not storage.is_object_storage():  # the storage was changed since the upload began
         raise ObjectStorageRequired()
     locked = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).first()
     if locked is None:
         raise NotFound()
-    if locked.status != DatasetUpload.Status.PENDING or locked.expires_at <= timezone.now():
-        raise UploadNotPending()
+    expired = locked.expires_at <= timezone.now()
+    if locked.status != DatasetUpload.Status.PENDING or (expired and not expired_too):
+        raise UploadNotPending(details={"status": "expired" if locked.status == "pending" else locked.status})
     return locked
 
 
@@ -550,7 +551,20 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
     SHA-256 before anything else (a mismatch fails the version and deletes the object)."""
     wrong_size: int | None = None
     with transaction.atomic():
+        done = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).select_related("version").first()
+        if done is not None and done.status == DatasetUpload.Status.COMPLETED and done.version is not None:
+            return done.version  # a retry (its first answer was lost): the version it made
         upload = _upload_locked(upload)
+        expected = range(1, upload.part_count + 1)
+        numbers = [number for part in parts if type(number := part.get("part_number")) is int]
+        if len(numbers) == len(parts) and sorted(numbers) != list(expected):  # else the storage names what is wrong
+            # Checked before the bucket assembles anything: S3 would make an object of the parts listed, and the
+            # size check would then delete it with every part already sent.
+            missing = sorted(set(expected) - set(numbers))
+            raise UploadIncomplete(
+                _("List each part of this upload once, numbered 1 to %(count)d.") % {"count": upload.part_count},
+                details={"field": "parts", "missing": missing[:100], "part_count": upload.part_count},
+            )
         try:
             storage.multipart_complete(upload.object_name, upload_id=upload.upload_id, parts=parts)
         except storage.UploadIncomplete as exc:
@@ -592,7 +606,11 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
 
 @transaction.atomic
 def dataset_upload_abort(*, upload: DatasetUpload, actor: User) -> None:
-    upload = _upload_locked(upload)
+    """Drops an unfinished upload and its parts; one past its expiry too (its parts are still stored)."""
+    _upload_abort(_upload_locked(upload, expired_too=True))
+
+
+def _upload_abort(upload: DatasetUpload) -> None:
     upload.status = DatasetUpload.Status.ABORTED
     upload.save(update_fields=["status"])
     name, upload_id = upload.object_name, upload.upload_id
@@ -669,8 +687,11 @@ def _version_fail(
             "error_message": translations if translations is not None else messages.translations(message),
             "profile_error": messages.translations(version.profile_error),
         }
+        if version.original and version.original in delete:
+            version.original = ""  # nothing left to download
         version.save(
             update_fields=[
+                "original",
                 "status",
                 "error_code",
                 "error_message",
@@ -1023,3 +1044,60 @@ def dataset_versions_requeue_stale(*, older_than: timedelta) -> int:
     if sent:
         logger.warning("datasets: %d tasks sent again for versions left waiting", sent)
     return sent
+
+
+# --- sweeps: files whose delete failed, uploads left unfinished -------------------------------------------------
+
+FILE_DELETION_RETRY = timedelta(minutes=5)  # then twice as long each time, up to FILE_DELETION_RETRY_MAX
+FILE_DELETION_RETRY_MAX = timedelta(hours=6)
+
+
+def file_deletion_remember(*, name: str, error: str) -> None:
+    """Keeps a file whose delete failed for file_deletions_retry (storage.delete_quietly calls this). In a
+    savepoint of its own, so a failure here (the database down too) leaves a caller's transaction usable."""
+    try:
+        with transaction.atomic():
+            FileDeletion.objects.create(
+                name=name, last_error=error[:2000], next_attempt_at=timezone.now() + FILE_DELETION_RETRY
+            )
+    except Exception:  # noqa: BLE001 - logged; the caller's own error is the one to surface
+        logger.exception("%s could not be kept for a later delete: it stays in the storage", name)
+
+
+def file_deletions_retry(*, limit: int = 500) -> int:
+    """Deletes again the files whose delete failed and is due (a beat task), and any unfinished upload to their
+    names; one that fails again waits twice as long. Returns how many went. Two runs at once delete a file twice,
+    which is harmless: names are never reused."""
+    now = timezone.now()
+    gone = 0
+    for deletion in list(FileDeletion.objects.filter(next_attempt_at__lte=now)[:limit]):
+        try:
+            storage.delete(deletion.name, unfinished_uploads=True)
+        except Exception as error:  # noqa: BLE001 - whatever it is, tried again later
+            delay = min(FILE_DELETION_RETRY * 2**deletion.attempts, FILE_DELETION_RETRY_MAX)
+            FileDeletion.objects.filter(pk=deletion.pk).update(
+                attempts=F("attempts") + 1,
+                last_error=f"{type(error).__name__}: {error}"[:2000],
+                next_attempt_at=now + delay,
+            )
+            logger.warning("datasets: %s still cannot be deleted (%s); next try in %s", deletion.name, error, delay)
+        else:
+            FileDeletion.objects.filter(pk=deletion.pk).delete()
+            gone += 1
+    return gone
+
+
+def dataset_uploads_expire() -> int:
+    """Aborts the presigned uploads past their expiry that were never completed (a beat task): their parts are
+    stored, and billed, until then. Returns how many."""
+    expired = 0
+    for upload_id in DatasetUpload.objects.filter(
+        status=DatasetUpload.Status.PENDING, expires_at__lte=timezone.now()
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            upload = DatasetUpload.objects.select_for_update().filter(pk=upload_id).first()
+            if upload is None or upload.status != DatasetUpload.Status.PENDING:
+                continue
+            _upload_abort(upload)
+            expired += 1
+    return expired

@@ -8,7 +8,8 @@ Everyday use:
     store(local_path, name, content_type=...)      write a file the worker produced (FileExistsError if taken)
     local_copy(name) -> path                       read it with the engine (a cached copy on object storage)
     open_for_download(name) / presigned_download_url(name, file_name=..., content_type=...)
-    delete_quietly(*names)                          clean up after a failure; delete_prefix(folder) with a dataset
+    delete_quietly(*names)                          clean up after a failure (a failed delete is tried again later)
+    delete(name) / delete_prefix(folder)            remove, raising if the storage fails
 
 Browser uploads (object storage only; ObjectStorageRequired otherwise), straight to the bucket:
     size -> part_size_for(size) -> (part_size, part_count)
@@ -41,6 +42,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.files.utils import validate_file_name
+from django.utils.translation import gettext, gettext_noop
 from storages.utils import clean_name
 
 if TYPE_CHECKING:
@@ -174,14 +176,47 @@ def _store_file(storage: FileSystemStorage, local_path: str, name: str) -> None:
 
 def delete_quietly(*names: str) -> None:
     """Remove files if they exist, for clean-up after a failure: logs errors and never raises, so the original
-    error is the one that surfaces."""
-    storage = datasets_storage()
+    error is the one that surfaces. A delete that fails (the bucket unreachable) is kept and tried again later
+    (datasets.services.file_deletions_retry), so the file does not stay for good."""
     for name in names:
         try:
             _check_name(name)
-            storage.delete(name)
-        except Exception:
+        except SuspiciousFileOperation:
             logger.exception("Could not delete %s from the datasets storage", name)
+            continue
+        try:
+            datasets_storage().delete(name)
+        except Exception as error:
+            logger.exception("Could not delete %s from the datasets storage; it will be tried again", name)
+            _delete_later(name, error)
+
+
+def delete(name: str, *, unfinished_uploads: bool = False) -> None:
+    """Remove a file (nothing to do if it is not there); raises when the storage fails. With `unfinished_uploads`,
+    on object storage also abort the unfinished multipart uploads to that name (an abort that failed)."""
+    _check_name(name)
+    storage = datasets_storage()
+    storage.delete(name)
+    if not (unfinished_uploads and _is_s3(storage)):
+        return
+    from botocore.exceptions import ClientError  # imported with S3Storage already: free
+
+    client, key = _client(storage), _key(storage, name)
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=storage.bucket_name, Prefix=key):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] != key:
+                continue
+            try:
+                client.abort_multipart_upload(Bucket=storage.bucket_name, Key=key, UploadId=upload["UploadId"])
+            except ClientError as error:
+                if _code(error) != "NoSuchUpload" and _status(error) != 404:
+                    raise
+
+
+def _delete_later(name: str, error: BaseException) -> None:
+    from .services import file_deletion_remember  # services import this module
+
+    file_deletion_remember(name=name, error=f"{type(error).__name__}: {error}")
 
 
 def delete_prefix(prefix: str) -> None:
@@ -463,13 +498,13 @@ def multipart_part_urls(name: str, *, upload_id: str, part_count: int, expires: 
     ]
 
 
-_INCOMPLETE_MESSAGES = {
-    "InvalidPart": "A part is missing or its ETag is not that of the uploaded part.",
-    "InvalidPartOrder": "The parts are not in ascending order of part number.",
-    "EntityTooSmall": f"Every part but the last must be at least {S3_MIN_PART_SIZE // MiB} MiB.",
-    "NoSuchUpload": "There is no such upload: it was completed, aborted or has expired.",
-    "MalformedXML": "The list of parts is empty or malformed.",
-    "InvalidRequest": "The list of parts is not valid for this upload.",
+_INCOMPLETE_MESSAGES = {  # translated when raised
+    "InvalidPart": gettext_noop("A part is missing or its ETag is not that of the uploaded part."),
+    "InvalidPartOrder": gettext_noop("The parts are not in ascending order of part number."),
+    "EntityTooSmall": gettext_noop("Every part but the last must be at least %(n)d MiB."),
+    "NoSuchUpload": gettext_noop("There is no such upload: it was completed, aborted or has expired."),
+    "MalformedXML": gettext_noop("The list of parts is empty or malformed."),
+    "InvalidRequest": gettext_noop("The list of parts is not valid for this upload."),
 }
 
 
@@ -496,23 +531,28 @@ def multipart_complete(name: str, *, upload_id: str, parts: Sequence[Mapping[str
         if code == "PreconditionFailed" or _status(error) == 412:
             raise FileExistsError(f"{name} already exists in the datasets storage.") from None
         if code in _INCOMPLETE_MESSAGES:
-            raise UploadIncomplete(_INCOMPLETE_MESSAGES[code], reason=code) from error
+            message = gettext(_INCOMPLETE_MESSAGES[code])
+            if code == "EntityTooSmall":
+                message %= {"n": S3_MIN_PART_SIZE // MiB}
+            raise UploadIncomplete(message, reason=code) from error
         raise
 
 
 def _parts(parts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The client's part list in S3's shape, sorted; UploadIncomplete names what is wrong with it."""
     if not parts:
-        raise UploadIncomplete("An upload needs at least one part.", reason="NoParts")
+        raise UploadIncomplete(gettext("An upload needs at least one part."), reason="NoParts")
     listed: dict[int, str] = {}
     for part in parts:
         number, etag = part.get("part_number"), part.get("etag")
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_PARTS:
-            raise UploadIncomplete(f"part_number must be 1 to {MAX_PARTS}, got {number!r}.", reason="InvalidPart")
+            message = gettext("part_number must be 1 to %(max)d, got %(got)s.")
+            message %= {"max": MAX_PARTS, "got": repr(number)}
+            raise UploadIncomplete(message, reason="InvalidPart")
         if number in listed:
-            raise UploadIncomplete(f"Part {number} is listed twice.", reason="InvalidPart")
+            raise UploadIncomplete(gettext("Part %(n)d is listed twice.") % {"n": number}, reason="InvalidPart")
         if not isinstance(etag, str) or not etag.strip('"'):
-            raise UploadIncomplete(f"Part {number} has no ETag.", reason="InvalidPart")
+            raise UploadIncomplete(gettext("Part %(n)d has no ETag.") % {"n": number}, reason="InvalidPart")
         bare = etag.strip('"')
         listed[number] = f'"{bare}"'  # S3 wants the quotes; browsers show them, some clients strip them
     return [{"PartNumber": number, "ETag": listed[number]} for number in sorted(listed)]
@@ -526,10 +566,13 @@ def multipart_abort(name: str, *, upload_id: str) -> None:
     except SuspiciousFileOperation:
         logger.exception("Could not abort upload %s of %s", upload_id, name)
         return
-    _abort(storage, _key(storage, name), upload_id)
+    error = _abort(storage, _key(storage, name), upload_id)
+    if error is not None:  # its parts would stay, and be billed: tried again later
+        _delete_later(name, error)
 
 
-def _abort(storage: S3Storage, key: str, upload_id: str) -> None:
+def _abort(storage: S3Storage, key: str, upload_id: str) -> Exception | None:
+    """Aborts the upload; the error if that failed (logged), None if it is gone."""
     from botocore.exceptions import ClientError  # imported with S3Storage already: free
 
     try:
@@ -537,8 +580,11 @@ def _abort(storage: S3Storage, key: str, upload_id: str) -> None:
     except ClientError as error:
         if _code(error) != "NoSuchUpload" and _status(error) != 404:
             logger.exception("Could not abort upload %s of %s", upload_id, key)
-    except Exception:
+            return error
+    except Exception as error:
         logger.exception("Could not abort upload %s of %s", upload_id, key)
+        return error
+    return None
 
 
 # Helpers

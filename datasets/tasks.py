@@ -86,6 +86,16 @@ def requeue_stale() -> int:
     return services.dataset_versions_requeue_stale(older_than=timedelta(seconds=stale_after))
 
 
+@shared_task(name="datasets.file_deletions_retry", soft_time_limit=240, time_limit=280)
+def file_deletions_retry() -> int:
+    return services.file_deletions_retry()
+
+
+@shared_task(name="datasets.uploads_expire", soft_time_limit=240, time_limit=280)
+def uploads_expire() -> int:
+    return services.dataset_uploads_expire()
+
+
 @worker_ready.connect(dispatch_uid="datasets.requeue_on_worker_ready")
 def requeue_on_worker_ready(**kwargs: object) -> None:
     """A worker that starts picks up the versions nobody is working on."""

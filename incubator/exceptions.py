@@ -1,6 +1,7 @@
 """The one exception handler: every error under /api/ leaves in the contract's body."""
 
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -89,6 +90,20 @@ def _code_for(exc: Exception) -> str:
     return code_for_status(getattr(exc, "status_code", 500))
 
 
+def _object_storage_unreachable(exc: Exception) -> bool:
+    """botocore could not reach the bucket (refused, timed out, cut off), or the bucket answered that it is
+    unavailable (5xx). botocore is loaded only where object storage is configured: elsewhere nothing is one."""
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is None:
+        return False
+    if isinstance(exc, (botocore.ConnectionError, botocore.HTTPClientError)):
+        return True
+    if isinstance(exc, botocore.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return isinstance(status, int) and status >= 500
+    return False
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -99,6 +114,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         logger.warning("cache unavailable: %s", exc)
         exc = ServiceUnavailable(details={"unavailable": ["cache"]})
+    elif _object_storage_unreachable(exc):
+        logger.warning("object storage unavailable: %s", exc)
+        exc = ServiceUnavailable(details={"unavailable": ["storage"]})
     elif isinstance(exc, TokenError):
         exc = InvalidToken(force_str(exc))
     elif isinstance(exc, Http404):

@@ -337,6 +337,25 @@ ZH = {
     "The profile could not be computed.": "无法计算数据画像。",
     "The version failed, so it has no profile.": "该版本处理失败，因此没有数据画像。",
     "translations": "各语言译文",
+    # Files whose delete failed, tried again (datasets.FileDeletion)
+    "last error": "最近一次错误",
+    "next attempt at": "下次尝试时间",
+    "file deletion": "待删除文件",
+    "file deletions": "待删除文件",
+    # Direct uploads: the list of parts (datasets.storage, datasets.services)
+    "List each part of this upload once, numbered 1 to %(count)d.": (
+        "请将此上传的每个部分列出一次，编号从 1 到 %(count)d。"
+    ),
+    "A part is missing or its ETag is not that of the uploaded part.": "缺少某个部分，或其 ETag 与已上传的部分不符。",
+    "The parts are not in ascending order of part number.": "各部分未按部分编号升序排列。",
+    "Every part but the last must be at least %(n)d MiB.": "除最后一个部分外，每个部分至少须为 %(n)d MiB。",
+    "There is no such upload: it was completed, aborted or has expired.": "没有这个上传：它已完成、已中止或已过期。",
+    "The list of parts is empty or malformed.": "部分列表为空或格式有误。",
+    "The list of parts is not valid for this upload.": "部分列表对此上传无效。",
+    "An upload needs at least one part.": "一个上传至少需要一个部分。",
+    "part_number must be 1 to %(max)d, got %(got)s.": "part_number 必须在 1 到 %(max)d 之间，收到的是 %(got)s。",
+    "Part %(n)d is listed twice.": "第 %(n)d 部分被列出了两次。",
+    "Part %(n)d has no ETag.": "第 %(n)d 部分没有 ETag。",
     "Legacy Excel (.xls) files and password-protected workbooks are not supported: save it as .xlsx.": "不支持旧版 Excel（.xls）文件和受密码保护的工作簿，请另存为 .xlsx。",
     "A JSON file must hold an array of objects, or one object per line (JSON Lines).": "JSON 文件必须是对象数组，或每行一个对象（JSON Lines）。",
     "Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.": "第 %(row)d 行不是有效的 CSV：引号没有闭合，或引号后紧跟着其他字符。",

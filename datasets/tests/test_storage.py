@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
+from django.utils import translation
 from storages.backends.s3 import S3Storage
 
 from datasets import storage
@@ -407,11 +408,31 @@ def test_abort(s3_storage, http, caplog):
     assert storage.object_size("datasets/1/original.csv") is None
 
 
+@pytest.mark.django_db
+def test_an_abort_that_fails_is_kept_and_the_retry_aborts_the_uploads_to_that_name(s3_storage, http, monkeypatch):
+    from datasets import services
+    from datasets.models import FileDeletion
+
+    upload_id, _ = browser_upload(http, "datasets/1/original.csv", b"a,b\n")
+    other_id, _ = browser_upload(http, "datasets/1/original.csv.bak", b"c\n")  # another name: left alone
+    client = storage._client(storage.datasets_storage())
+    real_abort = client.abort_multipart_upload
+    monkeypatch.setattr(client, "abort_multipart_upload", lambda **kwargs: (_ for _ in ()).throw(OSError("down")))
+    storage.multipart_abort("datasets/1/original.csv", upload_id=upload_id)
+    assert list(FileDeletion.objects.values_list("name", flat=True)) == ["datasets/1/original.csv"]
+
+    monkeypatch.setattr(client, "abort_multipart_upload", real_abort)
+    FileDeletion.objects.update(next_attempt_at=FileDeletion.objects.get().created_at)
+    assert services.file_deletions_retry() == 1
+    left = s3_storage.client.list_multipart_uploads(Bucket=s3_storage.bucket).get("Uploads", [])
+    assert [upload["UploadId"] for upload in left] == [other_id]
+
+
 def test_completing_a_finished_upload(s3_storage):
     # moto 5.2.5 answers 500 (a KeyError) to CompleteMultipartUpload of an unknown upload id; S3, MinIO and Ceph
     # answer 404 NoSuchUpload, which is stubbed here.
     client = storage.datasets_storage().connection.meta.client
-    with Stubber(client) as stubber:
+    with Stubber(client) as stubber, translation.override("en"):
         stubber.add_client_error("complete_multipart_upload", "NoSuchUpload", "gone", http_status_code=404)
         with pytest.raises(UploadIncomplete) as raised:
             storage.multipart_complete("datasets/1/a.csv", upload_id="u", parts=[{"part_number": 1, "etag": "e"}])

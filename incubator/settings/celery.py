@@ -55,5 +55,9 @@ CELERY_BEAT_SCHEDULE = {
     "schema-migrations-sweep": {"task": "schema_registry.migrations_sweep", "schedule": 60.0},
     # Versions left waiting: a conversion the broker was down to receive, or a worker lost past redelivery.
     "datasets-requeue-stale": {"task": "datasets.requeue_stale", "schedule": 600.0},
+    # Files whose delete failed (the bucket unreachable): tried again until they go.
+    "datasets-file-deletions-retry": {"task": "datasets.file_deletions_retry", "schedule": 300.0},
+    # Presigned uploads never completed: their parts are stored, and billed, until aborted.
+    "datasets-uploads-expire": {"task": "datasets.uploads_expire", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

@@ -45,6 +45,17 @@ if AWS_STORAGE_BUCKET_NAME:
         "querystring_auth": True,
         "querystring_expire": DATASETS_PRESIGN_DOWNLOAD_EXPIRES,
     }
+    from botocore.config import Config
+
+    # As django-storages makes it (addressing style, signature), with bounds: a bucket that does not answer is a 503
+    # after seconds (5 s to connect, 3 attempts), not a request held for minutes (botocore's 60 s times 5).
+    _s3_options["client_config"] = Config(
+        s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+        signature_version="s3v4",
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
     # Unset keys leave boto3's own chain (environment, instance role, ~/.aws) to find credentials.
     if env_str("AWS_ACCESS_KEY_ID"):
         _s3_options["access_key"] = env_str("AWS_ACCESS_KEY_ID")

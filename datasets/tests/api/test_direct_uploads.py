@@ -56,8 +56,9 @@ def put_parts(http, started, content):
     return parts
 
 
-def complete(client, dataset, upload_id, parts):
-    return client.post(f"/api/v1/datasets/{dataset.id}/uploads/{upload_id}/complete", {"parts": parts}, format="json")
+def complete(client, dataset, upload_id, parts, **headers):
+    url = f"/api/v1/datasets/{dataset.id}/uploads/{upload_id}/complete"
+    return client.post(url, {"parts": parts}, format="json", **headers)
 
 
 def keys(s3_storage):
@@ -119,6 +120,10 @@ def test_a_wrong_sha256_fails_the_version_and_deletes_the_object(s3_storage, dat
     assert version["error"]["details"]["sha256"] == hashlib.sha256(SMALL).hexdigest()
     assert keys(s3_storage) == []  # neither the object nor a Parquet copy
     assert DatasetVersion.objects.get(dataset=dataset).parquet == ""
+    # Nothing is left to download either: not a redirect to an object that is gone.
+    for fmt in ("original", "parquet", "csv"):
+        download = owner_client.get(f"/api/v1/datasets/{dataset.id}/versions/1/download", {"format": fmt})
+        assert (download.status_code, download.json()["error_code"]) == (409, "VERSION_NOT_READY"), fmt
 
 
 def test_a_wrong_etag_is_409_and_the_upload_can_be_completed_after(s3_storage, dataset, owner_client, run_tasks, http):
@@ -138,23 +143,48 @@ def test_a_wrong_etag_is_409_and_the_upload_can_be_completed_after(s3_storage, d
     assert DatasetVersion.objects.get(dataset=dataset).status == "ready"
 
 
-def test_a_missing_part_is_409(s3_storage, dataset, owner_client, http):
+def test_a_missing_part_is_409_and_the_parts_sent_are_kept(s3_storage, dataset, owner_client, run_tasks, http):
     started = start(owner_client, dataset, BIG).json()
     parts = put_parts(http, {**started, "parts": started["parts"][:1]}, BIG)  # only the first of two
-    response = complete(owner_client, dataset, started["id"], parts)
+    response = complete(owner_client, dataset, started["id"], parts, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409
-    assert response.json()["error_code"] == "UPLOAD_INCOMPLETE"
+    body = response.json()
+    assert body["error_code"] == "UPLOAD_INCOMPLETE"
+    assert body["details"] == {"field": "parts", "missing": [2], "part_count": 2}
+    assert body["message"] == "List each part of this upload once, numbered 1 to 2."
     assert not DatasetVersion.objects.filter(dataset=dataset).exists()
+    # Refused before the bucket assembled anything: the upload and its first part are still there.
+    assert DatasetUpload.objects.get(pk=started["id"]).status == "pending"
+    assert len(pending_uploads(s3_storage)) == 1 and keys(s3_storage) == []
+    parts += put_parts(http, {**started, "parts": started["parts"][1:]}, BIG)
+    with run_tasks():
+        assert complete(owner_client, dataset, started["id"], parts).status_code == 201
+    assert DatasetVersion.objects.get(dataset=dataset).status == "ready"
 
 
-def test_completing_twice_is_409_upload_not_pending(s3_storage, dataset, owner_client, run_tasks, http):
+def test_a_parts_list_refused_by_the_bucket_is_409_in_the_clients_language(s3_storage, dataset, owner_client, http):
+    started = start(owner_client, dataset, SMALL).json()
+    put_parts(http, started, SMALL)
+    wrong = [{"part_number": 1, "etag": '"00000000000000000000000000000000"'}]
+    response = complete(owner_client, dataset, started["id"], wrong, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert (response.status_code, response.json()["error_code"]) == (409, "UPLOAD_INCOMPLETE")
+    assert response.json()["message"] == "缺少某个部分，或其 ETag 与已上传的部分不符。"
+    twice = complete(owner_client, dataset, started["id"], wrong * 2, HTTP_ACCEPT_LANGUAGE="en")
+    assert twice.json()["message"] == "List each part of this upload once, numbered 1 to 1."
+    assert DatasetUpload.objects.get(pk=started["id"]).status == "pending"
+
+
+def test_completing_again_answers_with_the_version_it_made(s3_storage, dataset, owner_client, run_tasks, http):
+    # A retry after a timeout: the first answer was lost, and the client must learn which version it made.
     started = start(owner_client, dataset, SMALL).json()
     parts = put_parts(http, started, SMALL)
     with run_tasks():
-        assert complete(owner_client, dataset, started["id"], parts).status_code == 201
+        first = complete(owner_client, dataset, started["id"], parts)
+    assert first.status_code == 201
     again = complete(owner_client, dataset, started["id"], parts)
-    assert again.status_code == 409
-    assert (again.json()["status_code"], again.json()["error_code"]) == (409, "UPLOAD_NOT_PENDING")
+    assert again.status_code == 201
+    assert again.json()["number"] == first.json()["number"] == 1
+    assert again.json()["status"] == "ready"
     assert DatasetVersion.objects.filter(dataset=dataset).count() == 1
 
 
@@ -217,7 +247,29 @@ def test_an_expired_upload_cannot_be_completed(dataset, owner, owner_client, htt
     DatasetUpload.objects.filter(pk=started["id"]).update(expires_at="2000-01-01T00:00:00Z")
     response = complete(owner_client, dataset, started["id"], parts)
     assert (response.status_code, response.json()["error_code"]) == (409, "UPLOAD_NOT_PENDING")
+    assert response.json()["details"] == {"status": "expired"}
     assert not DatasetVersion.objects.exists()
+
+
+def test_expired_uploads_are_aborted_by_the_sweep_and_by_hand(s3_storage, dataset, owner_client, run_tasks, http):
+    from datasets import services
+
+    swept, by_hand, current = (start(owner_client, dataset, SMALL).json() for _ in range(3))
+    for started in (swept, by_hand, current):
+        put_parts(http, started, SMALL)
+    DatasetUpload.objects.filter(pk__in=[swept["id"], by_hand["id"]]).update(expires_at="2000-01-01T00:00:00Z")
+    with run_tasks():
+        aborted = owner_client.post(f"/api/v1/datasets/{dataset.id}/uploads/{by_hand['id']}/abort")
+    assert aborted.status_code == 204
+    with run_tasks():
+        assert services.dataset_uploads_expire() == 1
+    statuses = dict(DatasetUpload.objects.values_list("pk", "status"))
+    assert statuses == {swept["id"]: "aborted", by_hand["id"]: "aborted", current["id"]: "pending"}
+    assert [upload["UploadId"] for upload in pending_uploads(s3_storage)] == [
+        DatasetUpload.objects.get(pk=current["id"]).upload_id
+    ]  # the expired ones' parts are freed in the bucket
+    with run_tasks():
+        assert services.dataset_uploads_expire() == 0
 
 
 def test_an_upload_of_another_dataset_is_404(s3_storage, dataset, project, owner, owner_client):

@@ -1,0 +1,114 @@
+"""A file whose delete fails is tried again until it goes; a bucket that cannot be reached is a 503, and what a
+delete could not remove meanwhile goes once it is back."""
+
+from datetime import timedelta
+
+import pytest
+from botocore.config import Config
+from django.core.files.storage import FileSystemStorage
+from django.test import override_settings
+from django.utils import timezone
+
+from datasets import services, storage
+from datasets.models import DatasetVersion, FileDeletion
+from incubator.servers import free_port
+
+from .factories import make_dataset, stored_files, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_failed_delete_is_kept_and_retried_with_backoff_until_the_file_goes(
+    project, owner, fs_storage, run_tasks, monkeypatch
+):
+    dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    names = sorted(name for name in (version.original, version.parquet) if name)
+    real_delete = FileSystemStorage.delete
+
+    def unreachable(self, name):
+        raise OSError("the disk is gone")
+
+    monkeypatch.setattr(FileSystemStorage, "delete", unreachable)
+    with run_tasks():
+        services.dataset_version_delete(version=version, actor=owner)
+    assert not DatasetVersion.objects.filter(pk=version.pk).exists()
+    kept = FileDeletion.objects.order_by("name")
+    assert [deletion.name for deletion in kept] == names
+    assert all("the disk is gone" in deletion.last_error and deletion.attempts == 1 for deletion in kept)
+    assert len(stored_files(fs_storage.location)) == len(names)
+
+    assert services.file_deletions_retry() == 0  # not due yet
+    FileDeletion.objects.update(next_attempt_at=timezone.now())
+    before = timezone.now()
+    assert services.file_deletions_retry() == 0  # still failing: tried again later, twice as late
+    for deletion in FileDeletion.objects.all():
+        assert deletion.attempts == 2
+        assert deletion.next_attempt_at - before >= services.FILE_DELETION_RETRY * 2 - timedelta(seconds=5)
+
+    monkeypatch.setattr(FileSystemStorage, "delete", real_delete)
+    FileDeletion.objects.update(next_attempt_at=timezone.now())
+    assert services.file_deletions_retry() == len(names)
+    assert not FileDeletion.objects.exists()
+    assert stored_files(fs_storage.location) == []
+
+
+def test_a_delete_that_works_keeps_nothing(project, owner, fs_storage, run_tasks):
+    dataset = make_dataset(project, owner)
+    with run_tasks():
+        services.dataset_version_delete(version=dataset.versions.get(), actor=owner)
+    assert not FileDeletion.objects.exists() and stored_files(fs_storage.location) == []
+
+
+def test_the_backoff_stops_growing_at_its_maximum(project, owner, fs_storage, monkeypatch):
+    deletion = FileDeletion.objects.create(name="datasets/x/y.csv", attempts=30, next_attempt_at=timezone.now())
+    monkeypatch.setattr(storage, "delete", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("down")))
+    before = timezone.now()
+    services.file_deletions_retry()
+    deletion.refresh_from_db()
+    assert deletion.attempts == 31
+    assert deletion.next_attempt_at - before <= services.FILE_DELETION_RETRY_MAX + timedelta(seconds=5)
+
+
+def test_an_unreachable_bucket_is_a_503_and_deletes_made_meanwhile_complete_later(
+    s3_storage, project, owner, owner_client, run_tasks, settings
+):
+    dataset = make_dataset(project, owner)
+    version = dataset.versions.get()
+    names = [version.original, version.parquet]
+    bucket_keys = lambda: {  # noqa: E731
+        item["Key"] for item in s3_storage.client.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])
+    }
+    assert {storage._key(storage.datasets_storage(), name) for name in names} <= bucket_keys()
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    quick = Config(
+        s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}, connect_timeout=1
+    )
+    down = {
+        **settings.STORAGES["datasets"],
+        "OPTIONS": {**s3_storage.options, "endpoint_url": closed, "client_config": quick},
+    }
+    url = f"/api/v1/datasets/{dataset.id}"
+    with override_settings(
+        STORAGES={**settings.STORAGES, "datasets": down}, DATASETS_CACHE_DIR=s3_storage.cache_dir / "cold"
+    ):
+        added = owner_client.post(f"{url}/versions", {"file": upload()}, HTTP_ACCEPT_LANGUAGE="en")
+        rows = owner_client.get(f"{url}/versions/1/rows")
+        started = owner_client.post(
+            f"{url}/uploads", {"file_name": "a.csv", "size": 10, "sha256": "0" * 64}, format="json"
+        )
+        for response in (added, rows, started):
+            body = response.json()
+            assert (response.status_code, body["error_code"]) == (503, "SERVICE_UNAVAILABLE"), body
+            assert body["details"]["unavailable"] == ["storage"]
+        assert DatasetVersion.objects.filter(dataset=dataset).count() == 1  # no half-made version
+        with run_tasks():
+            assert owner_client.delete(f"{url}/versions/1").status_code == 204
+    kept = set(FileDeletion.objects.values_list("name", flat=True))
+    assert set(names) <= kept  # the files it could not delete, and the upload the failed add stored, if any
+    assert {storage._key(storage.datasets_storage(), name) for name in names} <= bucket_keys()  # still there
+
+    FileDeletion.objects.update(next_attempt_at=timezone.now())
+    assert services.file_deletions_retry() == len(kept)
+    assert bucket_keys() == set() and not FileDeletion.objects.exists()
