@@ -518,9 +518,10 @@ class UploadCompleteView(UploadActionView):
         description=(
             "Assembles the parts (their numbers and ETags), checks the object's size and creates the next "
             "version, `processing` until a worker has checked its SHA-256 and converted it (a mismatch fails the "
-            "version with UPLOAD_INCOMPLETE and deletes the object). Missing or wrong parts, or a size other than "
-            "announced, are a 409 UPLOAD_INCOMPLETE; a completed, aborted or expired upload a 409 "
-            "UPLOAD_NOT_PENDING."
+            "version with UPLOAD_INCOMPLETE and deletes the object). A list that does not name each part once is "
+            "a 409 UPLOAD_INCOMPLETE with `missing` (the upload stays pending), as are wrong ETags; a size other "
+            "than announced is one too, and ends the upload. Completing again answers with the version it made "
+            "(a retry after a lost answer); an aborted or expired upload is a 409 UPLOAD_NOT_PENDING."
         ),
         examples=[
             OpenApiExample(
@@ -552,7 +553,10 @@ class UploadAbortView(UploadActionView):
         request=None,
         responses={204: None},
         summary="Abort a direct upload",
-        description="Abandons the upload and frees the parts already sent. Only a pending upload can be aborted.",
+        description=(
+            "Abandons the upload and frees the parts already sent: a pending upload, or one past its expiry "
+            "(beat aborts those within the hour anyway)."
+        ),
     )
     def post(self, request: Request, dataset_id: int, upload_id: int) -> Response:
         services.dataset_upload_abort(upload=self.upload, actor=request.user)
