@@ -222,6 +222,10 @@ def test_a_running_job_stops_at_its_next_step_when_cancelled(project, owner, ver
     assert job.metric_steps < 5  # it stopped, it did not run its 50 steps
     assert not ModelVersion.objects.exists()
     assert JobLog.objects.filter(job=job, message__contains="cancelled").exists()
+    # Its stage says so in each reader's language, not a translation of the stage it was cancelled in.
+    for language, cancelled in (("en", "Cancelled"), ("zh-hans", "已取消")):
+        with translation.override(language):
+            assert job_representation(job)["stage"] == cancelled
 
 
 def test_a_finished_job_cannot_be_cancelled_and_a_running_one_not_retried(project, owner, version):

@@ -29,9 +29,7 @@ class RangeNotSatisfiable(ApiError):
 def _file_of(version: DatasetVersion, fmt: str) -> tuple[str, int, str, str, str]:
     """(storage name, size, sha256, content type, file name) of one of the version's files."""
     stem = version.file_name.rsplit(".", 1)[0] if "." in version.file_name else version.file_name
-    if fmt == "original":
-        if not version.original:  # deleted when it failed its checks (a direct upload whose SHA-256 differed)
-            raise VersionNotReady(details={"status": version.status})
+    if fmt == "original":  # empty once deleted (a direct upload whose SHA-256 differed): download() says 409
         return version.original, version.size, version.sha256, version.content_type, version.file_name
     if version.status != DatasetVersion.Status.READY:
         raise VersionNotReady(details={"status": version.status})

@@ -60,14 +60,19 @@ def test_a_delete_that_works_keeps_nothing(project, owner, fs_storage, run_tasks
     assert not FileDeletion.objects.exists() and stored_files(fs_storage.location) == []
 
 
-def test_the_backoff_stops_growing_at_its_maximum(project, owner, fs_storage, monkeypatch):
-    deletion = FileDeletion.objects.create(name="datasets/x/y.csv", attempts=30, next_attempt_at=timezone.now())
+@pytest.mark.parametrize(
+    ("attempts", "delay"),
+    [(1, timedelta(minutes=10)), (3, timedelta(minutes=40)), (30, timedelta(hours=6))],
+    ids=["second", "fourth", "capped"],
+)
+def test_each_retry_waits_twice_as_long_up_to_six_hours(project, owner, fs_storage, monkeypatch, attempts, delay):
+    deletion = FileDeletion.objects.create(name="datasets/x/y.csv", attempts=attempts, next_attempt_at=timezone.now())
     monkeypatch.setattr(storage, "delete", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("down")))
     before = timezone.now()
-    services.file_deletions_retry()
+    assert services.file_deletions_retry() == 0
     deletion.refresh_from_db()
-    assert deletion.attempts == 31
-    assert deletion.next_attempt_at - before <= services.FILE_DELETION_RETRY_MAX + timedelta(seconds=5)
+    assert deletion.attempts == attempts + 1 and deletion.last_error == "OSError: down"
+    assert abs(deletion.next_attempt_at - before - delay) < timedelta(seconds=5)
 
 
 def test_an_unreachable_bucket_is_a_503_and_deletes_made_meanwhile_complete_later(

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -421,9 +422,23 @@ def test_an_abort_that_fails_is_kept_and_the_retry_aborts_the_uploads_to_that_na
     storage.multipart_abort("datasets/1/original.csv", upload_id=upload_id)
     assert list(FileDeletion.objects.values_list("name", flat=True)) == ["datasets/1/original.csv"]
 
-    monkeypatch.setattr(client, "abort_multipart_upload", real_abort)
+    # The retry's abort failing too (access denied): the deletion stays, to be tried again.
+    denied = ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "Abort")
+    monkeypatch.setattr(client, "abort_multipart_upload", lambda **kwargs: (_ for _ in ()).throw(denied))
+    FileDeletion.objects.update(next_attempt_at=FileDeletion.objects.get().created_at)
+    assert services.file_deletions_retry() == 0
+    assert FileDeletion.objects.get().attempts == 2
+
+    aborted = []
+
+    def abort(**kwargs):
+        aborted.append(kwargs["Key"])
+        return real_abort(**kwargs)
+
+    monkeypatch.setattr(client, "abort_multipart_upload", abort)
     FileDeletion.objects.update(next_attempt_at=FileDeletion.objects.get().created_at)
     assert services.file_deletions_retry() == 1
+    assert aborted == [storage._key(storage.datasets_storage(), "datasets/1/original.csv")]
     left = s3_storage.client.list_multipart_uploads(Bucket=s3_storage.bucket).get("Uploads", [])
     assert [upload["UploadId"] for upload in left] == [other_id]
 

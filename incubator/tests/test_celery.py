@@ -81,6 +81,8 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
             time.sleep(0.1)
         started = celery.group_members(workers[0].pid)
         assert len(started) >= 3, started  # the worker, its pool process, its beat
+        assert {os.getpgid(pid) for pid in started} == {workers[0].pid}
+        assert not set(celery.group_members(os.getpgid(0))) & set(started)  # not in this process's group
         workers[0].kill()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (celery._embedded == workers or len(celery._embedded) != 2):
@@ -98,3 +100,17 @@ def test_the_embedded_worker_process_consumes_the_file_broker(monkeypatch, tmp_p
     assert not any(celery.group_members(worker.pid) for worker in restarted)
     time.sleep(0.5)
     assert celery._embedded == []  # and the supervisor started nothing after that
+
+
+def test_group_members_are_the_processes_of_that_process_group_not_of_its_session():
+    from incubator import celery
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], process_group=0)
+    try:
+        assert os.getsid(child.pid) == os.getsid(0)  # a group of its own in this session
+        assert celery.group_members(child.pid) == [child.pid]
+        assert child.pid not in celery.group_members(os.getpgid(0))
+    finally:
+        child.kill()
+        child.wait()
+    assert celery.group_members(child.pid) == []

@@ -150,8 +150,9 @@ def test_a_body_the_server_fails_to_read_is_a_400():
     assert app.scope is None
 
 
-def test_content_length_with_transfer_encoding_is_a_400_before_reading():
+@pytest.mark.parametrize("length", [b"5", b"0"])
+def test_content_length_with_transfer_encoding_is_a_400_before_reading(length):
     app = Recorder()
-    headers = [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")]
+    headers = [(b"content-length", length), (b"transfer-encoding", b"chunked")]
     status, body, _ = run(app, headers=headers, chunks=[b"hello"])
     assert (status, body["details"]) == (400, {"header": "Transfer-Encoding"}) and app.scope is None

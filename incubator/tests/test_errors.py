@@ -135,3 +135,37 @@ def test_trailing_slash_optional_for_every_method(api_client, user, auth_client,
     assert client.get(f"/api/v1/users/me{suffix}").status_code == 200
     assert client.patch(f"/api/v1/users/me{suffix}", {"bio": "你好"}, format="json").status_code == 200
     assert api_client.get(f"/api/v1/health{suffix}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("error", "unreachable"),
+    [
+        ("endpoint", True),
+        ("read-timeout", True),
+        ("connection-closed", True),
+        ("connect-timeout", True),
+        ("status-500", True),
+        ("status-503", True),
+        ("status-404", False),
+        ("status-403", False),
+        ("other", False),
+    ],
+)
+def test_object_storage_out_of_reach_is_told_apart_from_its_refusals(error, unreachable):
+    from botocore import exceptions as boto
+
+    from incubator.exceptions import _object_storage_unreachable
+
+    made = {
+        "endpoint": lambda: boto.EndpointConnectionError(endpoint_url="http://s3"),
+        "read-timeout": lambda: boto.ReadTimeoutError(endpoint_url="http://s3"),
+        "connection-closed": lambda: boto.ConnectionClosedError(endpoint_url="http://s3"),
+        "connect-timeout": lambda: boto.ConnectTimeoutError(endpoint_url="http://s3"),
+        "other": lambda: ValueError("no"),
+    }
+    if error.startswith("status-"):
+        status = int(error.removeprefix("status-"))
+        exc = boto.ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    else:
+        exc = made[error]()
+    assert _object_storage_unreachable(exc) is unreachable

@@ -251,12 +251,23 @@ def test_an_expired_upload_cannot_be_completed(dataset, owner, owner_client, htt
     assert not DatasetVersion.objects.exists()
 
 
-def test_expired_uploads_are_aborted_by_the_sweep_and_by_hand(s3_storage, dataset, owner_client, run_tasks, http):
-    from datasets import services
+def test_expired_uploads_are_aborted_by_the_sweep_and_by_hand(
+    s3_storage, dataset, owner_client, run_tasks, http, monkeypatch
+):
+    from datasets import services, storage
 
     swept, by_hand, current = (start(owner_client, dataset, SMALL).json() for _ in range(3))
     for started in (swept, by_hand, current):
         put_parts(http, started, SMALL)
+    # moto finds an upload by its id alone; S3 wants its key too (or answers NoSuchUpload, and the parts stay).
+    client = storage._client(storage.datasets_storage())
+    real_abort, abort_calls = client.abort_multipart_upload, []
+
+    def abort(**kwargs):
+        abort_calls.append((kwargs["Key"], kwargs["UploadId"]))
+        return real_abort(**kwargs)
+
+    monkeypatch.setattr(client, "abort_multipart_upload", abort)
     DatasetUpload.objects.filter(pk__in=[swept["id"], by_hand["id"]]).update(expires_at="2000-01-01T00:00:00Z")
     with run_tasks():
         aborted = owner_client.post(f"/api/v1/datasets/{dataset.id}/uploads/{by_hand['id']}/abort")
@@ -270,6 +281,15 @@ def test_expired_uploads_are_aborted_by_the_sweep_and_by_hand(s3_storage, datase
     ]  # the expired ones' parts are freed in the bucket
     with run_tasks():
         assert services.dataset_uploads_expire() == 0
+    expected = {
+        (storage._key(storage.datasets_storage(), upload.object_name), upload.upload_id)
+        for upload in DatasetUpload.objects.filter(pk__in=[swept["id"], by_hand["id"]])
+    }
+    assert set(abort_calls) == expected
+    # Past its expiry, a completed upload is still called completed.
+    DatasetUpload.objects.filter(pk=current["id"]).update(status="completed", expires_at="2000-01-01T00:00:00Z")
+    late = owner_client.post(f"/api/v1/datasets/{dataset.id}/uploads/{current['id']}/abort")
+    assert (late.status_code, late.json()["details"]) == (409, {"status": "completed"})
 
 
 def test_an_upload_of_another_dataset_is_404(s3_storage, dataset, project, owner, owner_client):

@@ -394,7 +394,10 @@ def test_a_failure_stored_by_the_worker_is_read_in_each_readers_language(project
     stored = DatasetVersion.objects.get(dataset_id=response.json()["id"])
     assert stored.error_message == english["error"]["message"]  # what admin shows: the uploader's language
     assert stored.profile_status == "failed"
-    assert set(stored.translations["profile_error"]) == {"en", "zh-hans"}
+    assert stored.translations["profile_error"] == {
+        "en": "The version failed, so it has no profile.",
+        "zh-hans": "该版本处理失败，因此没有数据画像。",
+    }
 
 
 def test_invalid_text_past_the_sample_fails_the_version_with_its_line(project, owner_client, run_tasks, fs_storage):

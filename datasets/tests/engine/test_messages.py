@@ -33,3 +33,13 @@ def test_plain_text_has_no_translations_and_is_read_as_it_is():
 def test_a_message_without_parameters_keeps_percent_signs_of_its_text():
     message = Message("100% 完成", "100% done")
     assert message.render("en") == "100% done"
+
+
+def test_positional_and_single_parameters_are_made_again_too():
+    with translation.override("en"):
+        closed = gettext("The JSON array is not closed.")
+        pair = Message(f"{closed} / 3", "%s / %s", (closed, 3))
+        single = Message("Line 4 is not valid JSON.", "Line %(row)d is not valid JSON.") % {"row": 4}
+    assert pair.render("zh-hans") == f"{messages.translations(closed)['zh-hans']} / 3"
+    assert "JSON" in pair.render("zh-hans") and "not closed" not in pair.render("zh-hans")
+    assert single.render("zh-hans") == "第 4 行不是有效的 JSON。"
