@@ -1,5 +1,6 @@
 """Reads on datasets: visibility through the project, lists with filters, versions, preview pages."""
 
+import logging
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -16,6 +17,8 @@ from projects.selectors import normalize_search, project_visibility_scope, proje
 from . import storage
 from .errors import VersionNotReady
 from .models import Dataset, DatasetUpload, DatasetVersion
+
+logger = logging.getLogger(__name__)
 
 # The family of rows dataset lists depend on: datasets, their versions (a list shows the latest one's status)
 # and the projects they live in (visibility, membership), so project writes bump it too.
@@ -113,7 +116,13 @@ def version_rows(
         return chosen, []
     from .engine import rows as engine_rows  # pyarrow: loaded by the web process that serves pages, not by workers
 
-    rows = engine_rows.read_rows(storage.local_copy(version.parquet), offset=offset, limit=page_size, columns=chosen)
+    try:
+        path = storage.local_copy(version.parquet)
+    except FileNotFoundError:
+        # Deleted since the version was read (a delete racing this page), or lost from the storage behind its back.
+        logger.warning("dataset version %s: its Parquet copy %s is not in the storage", version.pk, version.parquet)
+        raise NotFound(_("This version's data is no longer in the storage."), details={"file": "parquet"}) from None
+    rows = engine_rows.read_rows(path, offset=offset, limit=page_size, columns=chosen)
     return chosen, rows
 
 

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -561,9 +562,16 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
             # Checked before the bucket assembles anything: S3 would make an object of the parts listed, and the
             # size check would then delete it with every part already sent.
             missing = sorted(set(expected) - set(numbers))
+            repeated = sorted(number for number, count in Counter(numbers).items() if count > 1)
             raise UploadIncomplete(
                 _("List each part of this upload once, numbered 1 to %(count)d.") % {"count": upload.part_count},
-                details={"field": "parts", "missing": missing[:100], "part_count": upload.part_count},
+                details={
+                    "field": "parts",
+                    "missing": missing[:100],
+                    "repeated": repeated[:100],
+                    "unknown": sorted(set(numbers) - set(expected))[:100],
+                    "part_count": upload.part_count,
+                },
             )
         try:
             storage.multipart_complete(upload.object_name, upload_id=upload.upload_id, parts=parts)

@@ -337,6 +337,7 @@ ZH = {
     "The profile could not be computed.": "无法计算数据画像。",
     "The version failed, so it has no profile.": "该版本处理失败，因此没有数据画像。",
     "translations": "各语言译文",
+    "This version's data is no longer in the storage.": "该版本的数据已不在存储中。",
     # Files whose delete failed, tried again (datasets.FileDeletion)
     "last error": "最近一次错误",
     "next attempt at": "下次尝试时间",

@@ -150,7 +150,15 @@ def test_a_missing_part_is_409_and_the_parts_sent_are_kept(s3_storage, dataset, 
     assert response.status_code == 409
     body = response.json()
     assert body["error_code"] == "UPLOAD_INCOMPLETE"
-    assert body["details"] == {"field": "parts", "missing": [2], "part_count": 2}
+    assert body["details"] == {"field": "parts", "missing": [2], "repeated": [], "unknown": [], "part_count": 2}
+    twice = complete(owner_client, dataset, started["id"], parts * 2 + [{**parts[0], "part_number": 3}])
+    assert twice.json()["details"] == {
+        "field": "parts",
+        "missing": [2],
+        "repeated": [1],
+        "unknown": [3],
+        "part_count": 2,
+    }
     assert body["message"] == "List each part of this upload once, numbered 1 to 2."
     assert not DatasetVersion.objects.filter(dataset=dataset).exists()
     # Refused before the bucket assembled anything: the upload and its first part are still there.

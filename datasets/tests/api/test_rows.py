@@ -193,3 +193,27 @@ def test_a_column_whose_name_has_a_comma_is_picked_in_double_quotes(project, own
     # Unquoted, the comma separates names, as it always did.
     refused = owner_client.get(rows_url(dataset), {"columns": "收入, 2024"})
     assert refused.status_code == 400 and refused.json()["details"]["field"] == "columns"
+
+
+@pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
+def test_a_version_whose_data_is_gone_from_the_storage_is_a_404_not_a_500(
+    request, backend, project, owner, owner_client
+):
+    # A delete racing the page, or an object lost behind the service's back.
+    from datasets import storage
+
+    fixture = request.getfixturevalue(backend)
+    version = make_dataset(project, owner, content=numbered_csv(30)).versions.get()
+    if backend == "s3_storage":
+        fixture.client.delete_object(
+            Bucket=fixture.bucket, Key=storage._key(storage.datasets_storage(), version.parquet)
+        )
+        for cached in fixture.cache_dir.rglob("*"):
+            if cached.is_file():
+                cached.unlink()
+    else:
+        (fixture.location / version.parquet).unlink()
+    response = owner_client.get(rows_url(version.dataset), HTTP_ACCEPT_LANGUAGE="en")
+    body = response.json()
+    assert (response.status_code, body["error_code"], body["details"]) == (404, "NOT_FOUND", {"file": "parquet"})
+    assert body["message"] == "This version's data is no longer in the storage."
