@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
+from incubator.exceptions import object_storage_unreachable
 from incubator.generations import generation_bump
 from incubator.schemas import json_equal
 from incubator.validation import model_clean
@@ -871,6 +872,11 @@ def _convert_in(version_id: int, target: str) -> None:
         )
         return
     except Exception as exc:
+        if object_storage_unreachable(exc):
+            _storage_wait(
+                version_id, exc, profile=conversion.ready, delete=() if conversion.ready else (conversion.parquet_name,)
+            )
+            return
         if conversion.ready:
             _profile_fail(version_id, exc)
             return
@@ -920,7 +926,10 @@ def dataset_version_build(*, version_id: int) -> None:
             delete=(name,),
         )
         return
-    except Exception:
+    except Exception as exc:
+        if object_storage_unreachable(exc):
+            _storage_wait(version_id, exc, delete=(name,))
+            return
         logger.exception("dataset version %s: pipeline failed", version_id)
         message = messages.gettext("The pipeline could not be run.")
         _version_fail(version_id, code="INTERNAL_ERROR", message=message, delete=(name,))
@@ -946,10 +955,24 @@ def dataset_version_profile(*, version_id: int) -> None:
     try:
         result = isolated.run("profile", progress=progress, path=storage.local_copy(version.parquet))
     except Exception as exc:  # noqa: BLE001 - logged, with its traceback, by _profile_fail
-        _profile_fail(version_id, exc)
+        if object_storage_unreachable(exc):
+            _storage_wait(version_id, exc, profile=True)
+        else:
+            _profile_fail(version_id, exc)
         return
     if result is not None:  # None: stopped, the version deleted
         _profile_save(version_id, result)
+
+
+def _storage_wait(version_id: int, exc: Exception, *, profile: bool = False, delete: tuple[str, ...] = ()) -> None:
+    """The bucket could not be reached: not the file's fault, so nothing fails. The version stays processing (or its
+    profile pending) and datasets.requeue_stale sends the work again later (beat, every 10 minutes)."""
+    logger.warning("dataset version %s: the storage is unreachable (%s); the work is sent again later", version_id, exc)
+    if profile:
+        DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.READY).exclude(
+            profile_status=DatasetVersion.ProfileStatus.READY
+        ).update(profile_status=DatasetVersion.ProfileStatus.PENDING, profile_progress=0.0)
+    storage.delete_quietly(*delete)
 
 
 def _profile_progress(version: DatasetVersion) -> _Progress:

@@ -90,7 +90,7 @@ def _code_for(exc: Exception) -> str:
     return code_for_status(getattr(exc, "status_code", 500))
 
 
-def _object_storage_unreachable(exc: Exception) -> bool:
+def object_storage_unreachable(exc: Exception) -> bool:
     """botocore could not reach the bucket (refused, timed out, cut off), or the bucket answered that it is
     unavailable (5xx). botocore is loaded only where object storage is configured: elsewhere nothing is one."""
     botocore = sys.modules.get("botocore.exceptions")
@@ -114,7 +114,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         logger.warning("cache unavailable: %s", exc)
         exc = ServiceUnavailable(details={"unavailable": ["cache"]})
-    elif _object_storage_unreachable(exc):
+    elif object_storage_unreachable(exc):
         logger.warning("object storage unavailable: %s", exc)
         exc = ServiceUnavailable(details={"unavailable": ["storage"]})
     elif isinstance(exc, TokenError):

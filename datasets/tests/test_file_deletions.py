@@ -117,3 +117,45 @@ def test_an_unreachable_bucket_is_a_503_and_deletes_made_meanwhile_complete_late
     FileDeletion.objects.update(next_attempt_at=timezone.now())
     assert services.file_deletions_retry() == len(kept)
     assert bucket_keys() == set() and not FileDeletion.objects.exists()
+
+
+def test_work_that_finds_the_bucket_out_of_reach_waits_for_it_instead_of_failing(
+    project, owner, fs_storage, run_tasks, monkeypatch
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    from datasets.tests.factories import convert
+
+    real_copy = storage.local_copy
+
+    def unreachable(name):
+        raise EndpointConnectionError(endpoint_url="http://bucket")
+
+    dataset = services.dataset_create(project=project, actor=owner, data={"name": "等待"}, upload=upload())
+    version = dataset.versions.get()
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    services.dataset_version_convert(version_id=version.id)
+    version.refresh_from_db()
+    assert (version.status, version.error_code) == ("processing", "")  # not failed: sent again later
+    monkeypatch.setattr(storage, "local_copy", real_copy)
+    convert(dataset, profile=False)
+    version.refresh_from_db()
+    assert version.status == "ready"
+
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
+    services.dataset_version_profile(version_id=version.id)
+    version.refresh_from_db()
+    assert (version.profile_status, version.profile_error) == ("pending", "")  # not failed either
+
+    with run_tasks():
+        pipeline = services.dataset_version_preprocess(version=version, actor=owner, steps=[{"type": "deduplicate"}])
+    pipeline.refresh_from_db()
+    assert pipeline.status == "processing"
+
+    monkeypatch.setattr(storage, "local_copy", real_copy)
+    with run_tasks():
+        assert services.dataset_versions_requeue_stale(older_than=timedelta(0)) == 2  # the profile, the pipeline
+    version.refresh_from_db()
+    pipeline.refresh_from_db()
+    assert (version.profile_status, pipeline.status) == ("ready", "ready")

@@ -154,7 +154,7 @@ def test_trailing_slash_optional_for_every_method(api_client, user, auth_client,
 def test_object_storage_out_of_reach_is_told_apart_from_its_refusals(error, unreachable):
     from botocore import exceptions as boto
 
-    from incubator.exceptions import _object_storage_unreachable
+    from incubator.exceptions import object_storage_unreachable
 
     made = {
         "endpoint": lambda: boto.EndpointConnectionError(endpoint_url="http://s3"),
@@ -168,4 +168,4 @@ def test_object_storage_out_of_reach_is_told_apart_from_its_refusals(error, unre
         exc = boto.ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
     else:
         exc = made[error]()
-    assert _object_storage_unreachable(exc) is unreachable
+    assert object_storage_unreachable(exc) is unreachable
