@@ -553,7 +553,8 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
     SHA-256 before anything else (a mismatch fails the version and deletes the object)."""
     wrong_size: int | None = None
     with transaction.atomic():
-        done = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).select_related("version").first()
+        # (No select_related: PostgreSQL cannot lock the nullable side of an outer join.)
+        done = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).first()
         if done is not None and done.status == DatasetUpload.Status.COMPLETED and done.version is not None:
             return done.version  # a retry (its first answer was lost): the version it made
         upload = _upload_locked(upload)
