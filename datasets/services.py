@@ -536,12 +536,16 @@ def dataset_upload_start(*, dataset: Dataset, actor: User, data: dict[str, Any])
     return upload, urls
 
 
-def _upload_locked(upload: DatasetUpload, *, expired_too: bool = False) -> DatasetUpload:
+def _upload_locked(upload: DatasetUpload, *, expired_too: bool = False, completed_too: bool = False) -> DatasetUpload:
+    """The upload's row, locked; UploadNotPending unless it is pending and unexpired (or expired, with
+    `expired_too`; or completed into a version that still exists, with `completed_too`)."""
     if not storage.is_object_storage():  # the storage was changed since the upload began
         raise ObjectStorageRequired()
     locked = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).first()
     if locked is None:
         raise NotFound()
+    if completed_too and locked.status == DatasetUpload.Status.COMPLETED and locked.version_id is not None:
+        return locked
     expired = locked.expires_at <= timezone.now()
     if locked.status != DatasetUpload.Status.PENDING or (expired and not expired_too):
         raise UploadNotPending(details={"status": "expired" if locked.status == "pending" else locked.status})
@@ -553,11 +557,9 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
     SHA-256 before anything else (a mismatch fails the version and deletes the object)."""
     wrong_size: int | None = None
     with transaction.atomic():
-        # (No select_related: PostgreSQL cannot lock the nullable side of an outer join.)
-        done = DatasetUpload.objects.select_for_update().filter(pk=upload.pk).first()
-        if done is not None and done.status == DatasetUpload.Status.COMPLETED and done.version is not None:
-            return done.version  # a retry (its first answer was lost): the version it made
-        upload = _upload_locked(upload)
+        upload = _upload_locked(upload, completed_too=True)
+        if upload.status == DatasetUpload.Status.COMPLETED and upload.version is not None:
+            return upload.version  # a retry (its first answer was lost): the version it made
         expected = range(1, upload.part_count + 1)
         numbers = [number for part in parts if type(number := part.get("part_number")) is int]
         if len(numbers) == len(parts) and sorted(numbers) != list(expected):  # else the storage names what is wrong

@@ -199,18 +199,11 @@ def delete(name: str, *, unfinished_uploads: bool = False) -> None:
     storage.delete(name)
     if not (unfinished_uploads and _is_s3(storage)):
         return
-    from botocore.exceptions import ClientError  # imported with S3Storage already: free
-
     client, key = _client(storage), _key(storage, name)
     for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=storage.bucket_name, Prefix=key):
         for upload in page.get("Uploads", []):
-            if upload["Key"] != key:
-                continue
-            try:
-                client.abort_multipart_upload(Bucket=storage.bucket_name, Key=key, UploadId=upload["UploadId"])
-            except ClientError as error:
-                if _code(error) != "NoSuchUpload" and _status(error) != 404:
-                    raise
+            if upload["Key"] == key and (error := _abort(storage, key, upload["UploadId"])) is not None:
+                raise error
 
 
 def _delete_later(name: str, error: BaseException) -> None:

@@ -114,6 +114,11 @@ class BufferedBody:
 
         body: Any = bytearray()
         size = 0
+
+        async def unreadable() -> None:
+            with contextlib.suppress(Exception):  # the client may be gone
+                await refuse(send, headers, 400, "INVALID_INPUT", body="unreadable", received_bytes=size)
+
         started = time.monotonic()
         deadline = None if multipart else started + settings.API_BODY_TIMEOUT
         try:
@@ -127,16 +132,12 @@ class BufferedBody:
                     return await refuse(send, headers, 408, "REQUEST_TIMEOUT", received_bytes=size)
                 except Exception:  # noqa: BLE001 - the server could not read the body (a broken chunked encoding)
                     logger.info("request body unreadable", exc_info=True)
-                    with contextlib.suppress(Exception):
-                        await refuse(send, headers, 400, "INVALID_INPUT", body="unreadable", received_bytes=size)
-                    return None
+                    return await unreadable()
                 if message["type"] == "http.disconnect":
                     # The client went away, or the server could not read the body (granian reports a broken
                     # chunked encoding so): an answer is sent either way, since a server answers an application
                     # that sent none with a bare 500, and a client that is gone never reads it.
-                    with contextlib.suppress(Exception):
-                        await refuse(send, headers, 400, "INVALID_INPUT", body="unreadable", received_bytes=size)
-                    return None
+                    return await unreadable()
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if limit is not None and size > limit:
