@@ -75,6 +75,10 @@ def _job_status_payload(job: TrainingJob) -> dict[str, Any]:
 
 
 def _job_event(type_: str, job: TrainingJob, payload: dict[str, Any], *, actor_id: int | None = None) -> None:
+    """The job's event; its stored texts (stage, a failure's message) reach each reader in their language."""
+    translations = {"stage": job.translations.get("stage")} if "stage" in payload else {}
+    if "error" in payload:
+        translations["error.message"] = job.translations.get("error_message")
     event_record(
         type=type_,
         topic=f"job:{job.id}",
@@ -82,6 +86,7 @@ def _job_event(type_: str, job: TrainingJob, payload: dict[str, Any], *, actor_i
         subject_id=job.id,
         payload=payload,
         actor_id=actor_id,
+        translations=translations,
     )
 
 

@@ -126,6 +126,13 @@ def _version_payload(version: DatasetVersion) -> dict[str, Any]:
     return payload
 
 
+def _version_translations(version: DatasetVersion) -> dict[str, dict[str, str] | None]:
+    """The translations of the stored texts in _version_payload: a failure's message, for each reader's language."""
+    if version.status != DatasetVersion.Status.FAILED:
+        return {}
+    return {"error.message": version.translations.get("error_message")}
+
+
 def _version_event(
     type_: str, version: DatasetVersion, *, project_id: int, actor_id: int | None = None, **extra: Any
 ) -> None:
@@ -136,6 +143,7 @@ def _version_event(
         subject_id=version.id,
         payload={**_version_payload(version), "project_id": project_id, **extra},
         actor_id=actor_id,
+        translations=_version_translations(version),
     )
 
 
@@ -446,6 +454,7 @@ def dataset_version_delete(*, version: DatasetVersion, actor: User) -> None:
         subject_id=version_id,
         payload=payload,
         actor_id=actor.id,
+        translations=_version_translations(version),
     )
     generation_bump(LIST_GENERATION)
 

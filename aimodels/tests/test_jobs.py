@@ -19,6 +19,7 @@ from datasets import storage
 from datasets.errors import VersionInUse
 from incubator.errors import InvalidInput
 from incubator.events.models import Event
+from incubator.events.selectors import event_list, wire_localized
 
 from .factories import run, spec
 
@@ -166,6 +167,17 @@ def test_bad_data_fails_the_job_with_its_code_and_no_trace(project, owner, versi
     assert (english["stage"], chinese["stage"]) == ("Failed", "失败")
     assert english["error"]["message"] == "Training failed: division by zero"
     assert chinese["error"]["message"] == "训练失败：division by zero"
+    # So does its event, for each subscriber; a plain progress tick's stage too.
+    rows = event_list(topics=[f"job:{job.id}"], after=0, limit=100)
+    [failed] = [row for row in rows if row["type"] == "job.status" and row["data"]["status"] == "failed"]
+    assert wire_localized(failed, "en")["data"]["error"] == english["error"]
+    assert wire_localized(failed, "zh-hans")["data"]["error"] == chinese["error"]
+    assert (wire_localized(failed, "en")["data"]["stage"], wire_localized(failed, "zh-hans")["data"]["stage"]) == (
+        "Failed",
+        "失败",
+    )
+    stages = {wire_localized(row, "en")["data"]["stage"] for row in rows if row["type"] == "job.progress"}
+    assert "Loading the data" in stages or "Training" in stages, stages
 
 
 def test_a_succeeded_jobs_stage_is_read_in_each_readers_language(project, owner, version):

@@ -222,6 +222,21 @@ def test_a_task_stores_its_messages_in_the_language_of_the_request_that_sent_it(
     messages = [DatasetVersion.objects.get(pk=child.id).error_message for child in children]
     assert messages[0] == 'Step 1: column "v" has infinite values, which cannot be normalized.'
     assert messages[1] == messages[2] == '第 1 步：列 "v" 含有无穷大的值，无法标准化。'
+    # Its event reaches each subscriber in their own language too (and a deleted version's event as well).
+    from incubator.events.selectors import event_list, wire_localized
+
+    services.dataset_version_delete(version=children[0], actor=owner)
+    topic = f"dataset:{dataset.id}"
+    for type_ in ("dataset.version.failed", "dataset.version.deleted"):
+        [event] = [
+            e
+            for e in event_list(topics=[topic], after=0, limit=100)
+            if e["type"] == type_ and e["data"]["number"] == children[0].number
+        ]
+        assert wire_localized(event, "zh-hans")["data"]["error"]["message"] == messages[1]
+        assert wire_localized(event, "en")["data"]["error"]["message"] == messages[0]
+    ready = [e for e in event_list(topics=[topic], after=0, limit=100) if e["type"] == "dataset.version.ready"]
+    assert ready and all("_translations" not in e["data"] for e in ready)  # nothing to translate: one text for all
 
 
 def test_a_csv_requested_by_a_download_is_made_in_the_requests_language(project, owner, run_tasks, monkeypatch):

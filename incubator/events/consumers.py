@@ -145,7 +145,7 @@ class StreamConsumer(JsonConsumer):
             return
         try:
             async with asyncio.timeout(settings.EVENTS_STREAM_SEND_TIMEOUT):
-                await self.send(text_data=encoded(message))
+                await self.send(text_data=encoded(message, self.language))
         except TimeoutError as exc:
             raise TooSlow() from exc
 
@@ -169,6 +169,7 @@ class StreamConsumer(JsonConsumer):
                 hub=hub_for(self.channel_layer),
                 outbox=self.outbox,
                 wake=self._wake_pending,
+                language=self.language,
             )
             await self.channel_layer.group_add(user_control_group(user.pk), self.channel_name)
             deadline = self.timers.pop("auth", None)

@@ -21,7 +21,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .selectors import event_last_ids
+from .selectors import event_last_ids, wire_localized, wire_translated
 from .topics import topic_group
 
 logger = logging.getLogger("incubator.websocket")
@@ -282,10 +282,14 @@ class Hub:
         if not subscribers:
             return
         wire = live_wire(message)
-        text = encoded(wire)
+        # An event with stored texts is encoded once per language its readers want, others once for all.
+        texts: dict[str | None, str] = {} if wire_translated(wire) else {None: encoded(wire)}
         waits: list[tuple[Outbox, Any]] = []
         for subscriber in list(subscribers):
             try:
+                text = texts.get(None) or texts.get(subscriber.language) or ""
+                if not text:
+                    text = texts[subscriber.language] = encoded(wire, subscriber.language)
                 waiting = subscriber.offer(message, wire, text)
             except Exception:  # noqa: BLE001 - one socket's fault never stops the others' delivery
                 logger.exception("hub: delivery to %s failed", getattr(subscriber, "channel", "?"))
@@ -359,15 +363,18 @@ def hub_for(layer: Any) -> Hub:
 _texts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
 
-def encoded(message: dict[str, Any]) -> str:
-    """The JSON text of a message; an event's is made once per process for all its sockets (a fan-out to a
-    thousand sockets would otherwise encode the same event a thousand times)."""
+def encoded(message: dict[str, Any], language: str | None = None) -> str:
+    """The JSON text of a message, for a reader in `language` (selectors.wire_localized); an event's is made once
+    per process for all its sockets (a fan-out to a thousand sockets would otherwise encode the same event a
+    thousand times), and once per language when it carries stored texts."""
     if not isinstance(message.get("id"), int):
         return json.dumps(message, ensure_ascii=False)
-    key = (message["id"], message.get("topic"), message.get("type"), message.get("ts"))
+    if not wire_translated(message):
+        language = None
+    key = (message["id"], message.get("topic"), message.get("type"), message.get("ts"), language)
     text = _texts.get(key)
     if text is None:
-        text = _texts[key] = json.dumps(message, ensure_ascii=False)
+        text = _texts[key] = json.dumps(wire_localized(message, language), ensure_ascii=False)
         if len(_texts) > 4096:
             _texts.popitem(last=False)
     return text

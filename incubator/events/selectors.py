@@ -8,6 +8,10 @@ from django.db.models import Max
 from .models import Event
 
 WIRE_FIELDS = ("id", "type", "topic", "created_at", "payload")
+# In a payload: {path: {language: text}} for texts a worker stored in one language (a job's stage, a failure's
+# message), by dotted path ("error.message"). Each reader receives its own language's (wire_localized), never
+# this key.
+TRANSLATED = "_translations"
 
 
 def _ts(value: Any) -> str:
@@ -23,6 +27,37 @@ def event_wire(event: Event) -> dict[str, Any]:
         "ts": _ts(event.created_at),
         "data": event.payload,
     }
+
+
+def wire_translated(wire: dict[str, Any]) -> bool:
+    """Whether readers in different languages receive different texts of this message."""
+    data = wire.get("data")
+    return isinstance(data, dict) and TRANSLATED in data
+
+
+def wire_localized(wire: dict[str, Any], language: str | None) -> dict[str, Any]:
+    """The message as a reader in `language` receives it: each text its payload's translations name, in that
+    language, and the translations left out. Without that language's translation (or a language) the text reads
+    as it was stored."""
+    if not wire_translated(wire):
+        return wire
+    stored = wire["data"]
+    data = {key: value for key, value in stored.items() if key != TRANSLATED}
+    translations = stored[TRANSLATED]
+    for path, texts in translations.items() if isinstance(translations, dict) else ():
+        if not isinstance(texts, dict) or language not in texts:
+            continue
+        *parents, leaf = path.split(".")
+        node: Any = data
+        for name in parents:
+            child = node.get(name)
+            if not isinstance(child, dict):
+                node = None
+                break
+            node[name] = node = dict(child)  # a copy: the stored payload is shared by every reader
+        if node is not None and leaf in node:
+            node[leaf] = texts[language]
+    return {**wire, "data": data}
 
 
 def _wire_row(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from incubator.metrics import event_published
 from . import tail
 from .catalogue import EVENT_TYPES
 from .models import Event
-from .selectors import event_prev, event_wire
+from .selectors import TRANSLATED, event_prev, event_wire
 from .topics import topic_group, user_control_group
 
 logger = logging.getLogger(__name__)
@@ -42,9 +42,21 @@ ACCESS_EVENTS = frozenset({"member.added", "member.updated", "member.removed", "
 
 
 def event_record(
-    *, type: str, topic: str, subject_type: str, subject_id: Any, payload: dict[str, Any], actor_id: int | None = None
+    *,
+    type: str,
+    topic: str,
+    subject_type: str,
+    subject_id: Any,
+    payload: dict[str, Any],
+    actor_id: int | None = None,
+    translations: dict[str, dict[str, str] | None] | None = None,
 ) -> Event:
-    """Write the outbox row; must be called inside the transaction that makes the change it describes."""
+    """Write the outbox row; must be called inside the transaction that makes the change it describes.
+    `translations` ({dotted path in the payload: {language: text}}, as the worker stored them) let each reader
+    receive those texts in their own language (selectors.wire_localized)."""
+    translated = {path: texts for path, texts in (translations or {}).items() if texts}
+    if translated:
+        payload = {**payload, TRANSLATED: translated}
     kinds = EVENT_TYPES.get(type, ("", ""))[0]
     if not kinds or topic.partition(":")[0] not in kinds.split("|"):
         raise ValueError(f"event {type!r} on topic {topic!r} is not in incubator.events.catalogue")

@@ -27,6 +27,7 @@ from incubator.websocket import scope_language, ws_message
 
 from .auth import StreamAuthError, stream_authenticate
 from .errors import StreamMethodNotAllowed, StreamNotAuthenticated, TopicsForbidden, TopicsLost
+from .selectors import wire_localized
 from .stream import Refused, Subscriber, TooSlow, parse_since, parse_topics
 from .topics import user_control_group
 
@@ -35,9 +36,11 @@ RETRY_MS = 3000
 ALLOWED_HEADERS = b"authorization, last-event-id, accept-language, cache-control, x-request-id"
 
 
-def sse_frame(message: dict[str, Any]) -> bytes:
-    """One SSE event: the id line when the message is an event (the cursor), the whole message as data."""
+def sse_frame(message: dict[str, Any], language: str | None = None) -> bytes:
+    """One SSE event: the id line when the message is an event (the cursor), the whole message as data, its stored
+    texts in the reader's `language`."""
     head = f"id: {message['id']}\n" if isinstance(message.get("id"), int) else ""
+    message = wire_localized(message, language)
     return f"{head}data: {json.dumps(message, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
@@ -116,12 +119,13 @@ async def event_stream_app(scope: dict[str, Any], receive: Any, send: Any) -> No
 
     async def emit(message: dict[str, Any]) -> None:
         try:
-            frame = {"type": "http.response.body", "body": sse_frame(message), "more_body": True}
+            frame = {"type": "http.response.body", "body": sse_frame(message, language), "more_body": True}
             await asyncio.wait_for(send(frame), settings.EVENTS_STREAM_SEND_TIMEOUT)
         except TimeoutError as exc:
             raise TooSlow() from exc
 
-    subscriber = Subscriber(user=user, layer=layer, channel=channel, emit=emit, transport="sse")
+    language = scope_language(scope)
+    subscriber = Subscriber(user=user, layer=layer, channel=channel, emit=emit, transport="sse", language=language)
     readable, refused = await subscriber.check_topics(topics)
     if refused:
         await _respond_error(send, scope, TopicsForbidden(details={"field": "topics", "topics": refused}), cors)

@@ -109,8 +109,10 @@ class Subscriber:
         hub: Hub | None = None,
         outbox: Outbox | None = None,
         wake: Callable[[], None] | None = None,
+        language: str | None = None,
     ):
         self.user, self.layer, self.channel, self.emit = user, layer, channel, emit
+        self.language = language  # the client's: events' stored texts reach it in this language (the transport's)
         # With a hub: the socket's outbox, and `wake()` has the transport call drain() soon on its own task.
         self.hub, self.outbox, self.wake = hub, outbox, wake
         self.pending: deque[dict[str, Any]] = deque()  # events the hub offered that need the transport's task

@@ -4,6 +4,7 @@ deployment, the replay half of Server-Sent Events (the ASGI server streams that 
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -18,7 +19,7 @@ from incubator.renderers import ORJSONRenderer
 from incubator.serializers import MAX_ID, QueryParamsSerializer
 
 from .errors import TopicsForbidden
-from .selectors import event_list
+from .selectors import event_list, wire_localized
 from .stream import Refused, parse_since, parse_topics
 from .topics import topics_readable
 
@@ -83,7 +84,8 @@ class EventListView(APIView):
         topics = readable_topics(request, params.get("topics"))
         after, limit = params.get("after", 0), params.get("limit", DEFAULT_LIMIT)
         rows = event_list(topics=topics, after=after, limit=limit + 1)
-        events = rows[:limit]
+        language = translation.get_language()
+        events = [wire_localized(row, language) for row in rows[:limit]]
         if after:  # a client that has seen events asks for what it missed
             events_replayed("polling", len(events))
         return Response(
@@ -156,7 +158,7 @@ class EventStreamView(APIView):
             raise InvalidInput({"since": [str(exc.message)]}) from exc
         rows = event_list(topics=topics, after=since or 0, limit=MAX_LIMIT) if since is not None else []
         events_replayed("sse", len(rows))
-        body = f"retry: {RETRY_MS}\n\n".encode() + b"".join(sse_frame(row) for row in rows)
+        body = f"retry: {RETRY_MS}\n\n".encode() + b"".join(sse_frame(row, translation.get_language()) for row in rows)
         response = HttpResponse(body, content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache, no-store"
         return response

@@ -20,7 +20,7 @@ from projects.tests.factories import make_project
 
 from .communicator import run
 from .live import asgi_server
-from .test_stream import _unpublished, in_thread, record
+from .test_stream import _unpublished, in_chinese, in_thread, record, record_translated
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
@@ -159,6 +159,18 @@ def test_server_sent_events_with_last_event_id_and_polling(owner_and_topic):
             assert [m["id"] for m in sse_events(lines, 2)] == written[2:]
             later = record(topic, 2)
             assert [m["id"] for m in sse_events(lines, 2)] == later
+        with httpx.stream(  # stored texts in the reader's language
+            "GET",
+            f"{base}/api/v1/events/stream",
+            params={"topics": topic},
+            headers={**headers, "Last-Event-ID": str(later[-1]), "Accept-Language": "zh-CN,zh;q=0.9"},
+            timeout=10,
+        ) as response:
+            lines = response.iter_lines()
+            translated = record_translated(topic)
+            [event] = sse_events(lines, 1)
+            assert event["id"] == translated and in_chinese(event)
+            later.append(translated)
         assert httpx.get(f"{base}/api/v1/events/stream", params={"topics": topic}).status_code == 401
         forbidden = httpx.get(
             f"{base}/api/v1/events/stream",

@@ -2,6 +2,7 @@
 delivery after commit, holes filled from the table, and the close codes."""
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 
@@ -49,6 +50,31 @@ def record(topic: str, n: int = 1, type_: str = "project.updated") -> list[int]:
                 ).id
             )
     return ids
+
+
+TRANSLATED_TEXTS = {
+    "stage": {"en": "Failed", "zh-hans": "失败"},
+    "error.message": {"en": "No data", "zh-hans": "没有数据"},
+}
+
+
+def record_translated(topic: str) -> int:
+    """An event whose stored texts (written in English by a worker) carry their translations."""
+    with transaction.atomic():
+        return event_record(
+            type="project.updated",
+            topic=topic,
+            subject_type="test",
+            subject_id=0,
+            payload={"stage": "Failed", "error": {"code": "X", "message": "No data"}, "名": "项目"},
+            translations={**TRANSLATED_TEXTS, "unknown.path": {"en": "x"}, "empty": None},
+        ).id
+
+
+def in_chinese(event: dict) -> bool:
+    """The translated event's texts, read in Chinese (and nothing of its translations left in it)."""
+    assert event["data"] == {"stage": "失败", "error": {"code": "X", "message": "没有数据"}, "名": "项目"}, event
+    return True
 
 
 async def opened(subprotocols=None):
@@ -551,6 +577,45 @@ def test_applications_reach_their_deciders_and_the_applicant_not_the_public():
     run(talk())
 
 
+def test_stored_texts_of_an_event_reach_each_socket_in_its_handshakes_language():
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+
+    async def connected(language: bytes):
+        ws = WebsocketCommunicator(application, "/ws/v1/stream", headers=[(b"accept-language", language)])
+        assert (await ws.connect())[0]
+        await ws.send_json_to({"type": "auth", "token": await token_for(owner)})
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        return ws
+
+    async def talk():
+        english, chinese = await connected(b"en-US,en;q=0.9"), await connected(b"zh-CN,zh;q=0.9")
+        for ws in (english, chinese):  # both read the topic through the process's one hub
+            await subscribe(ws, [topic])
+        event_id = await in_thread(record_translated, topic)
+        [in_english] = await events(english, 1)
+        [read_in_chinese] = await events(chinese, 1)
+        assert in_english["id"] == read_in_chinese["id"] == event_id
+        assert in_english["data"] == {"stage": "Failed", "error": {"code": "X", "message": "No data"}, "名": "项目"}
+        assert in_chinese(read_in_chinese)
+        # Replayed from the table (a reconnect with since), in the new socket's language too.
+        await chinese.disconnect()
+        again = await connected(b"zh-hans")
+        await subscribe(again, [topic], since=event_id - 1)
+        assert in_chinese((await events(again, 1))[0])
+        for ws in (english, again):
+            await ws.disconnect()
+        # The stored payload is untouched by the readers' copies.
+        stored = await in_thread(lambda: Event.objects.get(pk=event_id).payload)
+        assert stored["stage"] == "Failed" and stored["_translations"] == {
+            **TRANSLATED_TEXTS,
+            "unknown.path": {"en": "x"},
+        }
+
+    run(talk())
+
+
 # Polling, the WSGI half of SSE, pruning ------------------------------------------------------------------------------
 
 
@@ -569,6 +634,27 @@ def test_polling_pages_through_a_topic_with_after(auth_client):
     assert [e["id"] for e in rest["events"]] == ids[3:] and not rest["has_more"]
     empty = client.get("/api/v1/events", {"topics": topic, "after": ids[-1]}).json()
     assert empty == {"events": [], "last_id": ids[-1], "has_more": False}
+
+
+def test_polling_and_the_wsgi_event_stream_read_stored_texts_in_the_requests_language(auth_client):
+    owner = UserFactory()
+    project = make_project(owner)
+    topic = f"project:{project.pk}"
+    event_id = record_translated(topic)
+    client = auth_client(owner)
+    polled = client.get("/api/v1/events", {"topics": topic, "after": event_id - 1}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert in_chinese(polled.json()["events"][0])
+    polled = client.get("/api/v1/events", {"topics": topic, "after": event_id - 1}, HTTP_ACCEPT_LANGUAGE="en")
+    assert polled.json()["events"][0]["data"]["error"] == {"code": "X", "message": "No data"}
+    streamed = client.get(
+        "/api/v1/events/stream",
+        {"topics": topic},
+        HTTP_LAST_EVENT_ID=str(event_id - 1),
+        HTTP_ACCEPT="text/event-stream",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    [data] = [line[6:] for line in streamed.content.decode().splitlines() if line.startswith("data: ")]
+    assert in_chinese(json.loads(data))
 
 
 @pytest.mark.parametrize(
