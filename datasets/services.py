@@ -777,12 +777,13 @@ def _store_parquet(local: str, name: str) -> tuple[int, str]:
     return size, sha256
 
 
-def dataset_version_convert(*, version_id: int) -> None:
+def dataset_version_convert(*, version_id: int) -> str | None:
     """The task's work: the original, checked (a presigned upload's SHA-256) and converted once to the
-    canonical Parquet copy; ready, or failed with the row and column of the first problem; then profiled."""
+    canonical Parquet copy; ready, or failed with the row and column of the first problem; then profiled. When the
+    storage was out of reach nothing failed: returns the task to send again later (this one, or the profile's)."""
     work = tempfile.mkdtemp(prefix="incubator-convert-")
     try:
-        _convert_in(version_id, os.path.join(work, "data.parquet"))
+        return _convert_in(version_id, os.path.join(work, "data.parquet"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -828,10 +829,10 @@ class _Conversion:
         self.progress = _profile_progress(profiling)
 
 
-def _convert_in(version_id: int, target: str) -> None:
+def _convert_in(version_id: int, target: str) -> str | None:
     version = _processing(version_id)
     if version is None:
-        return
+        return None
     conversion = _Conversion(version, target)
     try:
         local = storage.local_copy(version.original)
@@ -848,7 +849,7 @@ def _convert_in(version_id: int, target: str) -> None:
                     details={"sha256": sha256, "expected": upload.sha256 if upload else None},
                     delete=(version.original,),
                 )
-                return
+                return None
             conversion.extra["sha256"] = sha256
         else:
             detected = {
@@ -868,11 +869,11 @@ def _convert_in(version_id: int, target: str) -> None:
             profile=True,
         )
     except isolated.Stop:  # the version was deleted: its delete removes what was stored
-        return
+        return None
     except engine_errors.EngineError as exc:
         if conversion.ready:
             _profile_fail(version_id, exc)
-            return
+            return None
         code = "UNSUPPORTED_MEDIA_TYPE" if isinstance(exc, engine_errors.UnsupportedFormat) else "FILE_UNREADABLE"
         _version_fail(
             version_id,
@@ -882,16 +883,15 @@ def _convert_in(version_id: int, target: str) -> None:
             details=exc.details,
             delete=(conversion.parquet_name,),
         )
-        return
+        return None
     except Exception as exc:
         if object_storage_unreachable(exc):
-            _storage_wait(
-                version_id, exc, profile=conversion.ready, delete=() if conversion.ready else (conversion.parquet_name,)
-            )
-            return
+            if conversion.ready:
+                return _storage_wait(version_id, exc, profile=True)
+            return _storage_wait(version_id, exc, task="version_convert", delete=(conversion.parquet_name,))
         if conversion.ready:
             _profile_fail(version_id, exc)
-            return
+            return None
         logger.exception("dataset version %s: conversion failed", version_id)
         _version_fail(
             version_id,
@@ -899,16 +899,18 @@ def _convert_in(version_id: int, target: str) -> None:
             message=messages.gettext("The file could not be converted."),
             delete=(conversion.parquet_name,),
         )
-        return
+        return None
     if result is not None:
         _profile_save(version_id, result["profile"])
+    return None
 
 
-def dataset_version_build(*, version_id: int) -> None:
-    """The task's work for a pipeline's version: the parent's Parquet copy through the pipeline."""
+def dataset_version_build(*, version_id: int) -> str | None:
+    """The task's work for a pipeline's version: the parent's Parquet copy through the pipeline. The task to send
+    again later when the storage was out of reach (as for dataset_version_convert)."""
     version = _processing(version_id)
     if version is None:
-        return
+        return None
     parent = None
     if version.parent_id is not None:
         parent = DatasetVersion.objects.filter(pk=version.parent_id, status=DatasetVersion.Status.READY).first()
@@ -918,7 +920,7 @@ def dataset_version_build(*, version_id: int) -> None:
             code="VERSION_NOT_READY",
             message=messages.gettext("The version this one is made from was deleted before it was built."),
         )
-        return
+        return None
     name = _attempt_name(version, "data") + ".parquet"
     try:
         source = storage.local_copy(parent.parquet)
@@ -937,15 +939,14 @@ def dataset_version_build(*, version_id: int) -> None:
             details=exc.details,
             delete=(name,),
         )
-        return
+        return None
     except Exception as exc:
         if object_storage_unreachable(exc):
-            _storage_wait(version_id, exc, delete=(name,))
-            return
+            return _storage_wait(version_id, exc, task="version_build", delete=(name,))
         logger.exception("dataset version %s: pipeline failed", version_id)
         message = messages.gettext("The pipeline could not be run.")
         _version_fail(version_id, code="INTERNAL_ERROR", message=message, delete=(name,))
-        return
+        return None
     _version_ready(
         version_id,
         converted,
@@ -954,37 +955,47 @@ def dataset_version_build(*, version_id: int) -> None:
         parquet_sha256=sha256,
         extra={"size": size, "sha256": sha256, "original": name},
     )
+    return None
 
 
-def dataset_version_profile(*, version_id: int) -> None:
+def dataset_version_profile(*, version_id: int) -> str | None:
     """The task's work: the profile of a ready version, with progress events; done once. (A conversion profiles
     the version it made ready itself, in the same engine process: this task is for a pipeline's version, and
     for a profile left undone.)"""
     version = _profile_start(version_id)
     if version is None:
-        return
+        return None
     progress = _profile_progress(version)
     try:
         result = isolated.run("profile", progress=progress, path=storage.local_copy(version.parquet))
     except Exception as exc:  # noqa: BLE001 - logged, with its traceback, by _profile_fail
         if object_storage_unreachable(exc):
-            _storage_wait(version_id, exc, profile=True)
-        else:
-            _profile_fail(version_id, exc)
-        return
+            return _storage_wait(version_id, exc, profile=True)
+        _profile_fail(version_id, exc)
+        return None
     if result is not None:  # None: stopped, the version deleted
         _profile_save(version_id, result)
+    return None
 
 
-def _storage_wait(version_id: int, exc: Exception, *, profile: bool = False, delete: tuple[str, ...] = ()) -> None:
+def _storage_wait(
+    version_id: int,
+    exc: Exception,
+    *,
+    task: str = "version_profile",
+    profile: bool = False,
+    delete: tuple[str, ...] = (),
+) -> str:
     """The bucket could not be reached: not the file's fault, so nothing fails. The version stays processing (or its
-    profile pending) and datasets.requeue_stale sends the work again later (beat, every 10 minutes)."""
+    profile pending). Returns `task`, which the caller's task sends again in a while (datasets.tasks.again), with
+    datasets.requeue_stale as the net behind that."""
     logger.warning("dataset version %s: the storage is unreachable (%s); the work is sent again later", version_id, exc)
     if profile:
         DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.READY).exclude(
             profile_status=DatasetVersion.ProfileStatus.READY
         ).update(profile_status=DatasetVersion.ProfileStatus.PENDING, profile_progress=0.0)
     storage.delete_quietly(*delete)
+    return task
 
 
 def _profile_progress(version: DatasetVersion) -> _Progress:

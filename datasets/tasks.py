@@ -1,6 +1,7 @@
 """Celery entry points of datasets: each takes a version id and calls its service, which reloads the version
 and returns quietly when the work is already done, so a retry or a duplicate delivery is harmless."""
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone, translation
 
+from incubator.celery import app as celery_app
 from incubator.metrics import dataset_conversion_ended
 
 from . import services
@@ -18,6 +20,11 @@ from .models import DatasetVersion
 
 # A 512 MB file converts in a few minutes here; the limits only stop a task that hangs.
 SOFT_LIMIT, HARD_LIMIT = 1800, 1900
+# Work that found the storage out of reach is sent again after 30 s, then twice as long each time, up to 10 minutes
+# apart, for as long as the version waits (requeue_stale would only find it after twice HARD_LIMIT).
+AGAIN_SECONDS, AGAIN_MAX_SECONDS = 30, 600
+
+logger = logging.getLogger(__name__)
 
 
 # Every task takes keyword arguments it does not know (`later`): a newer release's web process may send one more
@@ -38,12 +45,29 @@ def _in(language: str | None) -> Iterator[None]:
         yield
 
 
+def again(task_name: str | None, version_id: int, language: str | None, attempt: object) -> None:
+    """The storage was out of reach (the service returned `task_name`): that task for this version in a while,
+    each attempt waiting twice as long as the last. Not with eager tasks, where it would run at once, over and
+    over: requeue_stale is the only retry there."""
+    if task_name is None or celery_app.conf.task_always_eager:
+        return
+    tries = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and 0 <= attempt < 64 else 0
+    countdown = min(AGAIN_MAX_SECONDS, AGAIN_SECONDS * 2 ** min(tries, 10))
+    task = {"version_convert": version_convert, "version_build": version_build, "version_profile": version_profile}[
+        task_name
+    ]
+    try:
+        task.apply_async((version_id,), {"language": language, "attempt": tries + 1}, countdown=countdown)
+    except Exception:  # noqa: BLE001 - the broker too is unreachable: requeue_stale sends it once a worker starts
+        logger.warning("datasets: %s(%s) not sent again (broker unreachable)", task_name, version_id, exc_info=True)
+
+
 @shared_task(name="datasets.version_convert", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def version_convert(version_id: int, language: str | None = None, **later: object) -> None:
     started, started_at = time.perf_counter(), timezone.now()
     waiting = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.PROCESSING).exists()
     with _in(language):
-        services.dataset_version_convert(version_id=version_id)
+        again(services.dataset_version_convert(version_id=version_id), version_id, language, later.get("attempt"))
     if waiting:  # a retry or a duplicate delivery that finds the version done converts nothing
         _conversion_measure(version_id, started, started_at)
 
@@ -63,13 +87,13 @@ def _conversion_measure(version_id: int, started: float, started_at: datetime) -
 @shared_task(name="datasets.version_build", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def version_build(version_id: int, language: str | None = None, **later: object) -> None:
     with _in(language):
-        services.dataset_version_build(version_id=version_id)
+        again(services.dataset_version_build(version_id=version_id), version_id, language, later.get("attempt"))
 
 
 @shared_task(name="datasets.version_profile", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def version_profile(version_id: int, language: str | None = None, **later: object) -> None:
     with _in(language):
-        services.dataset_version_profile(version_id=version_id)
+        again(services.dataset_version_profile(version_id=version_id), version_id, language, later.get("attempt"))
 
 
 @shared_task(name="datasets.version_export_csv", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)

@@ -159,3 +159,72 @@ def test_work_that_finds_the_bucket_out_of_reach_waits_for_it_instead_of_failing
     version.refresh_from_db()
     pipeline.refresh_from_db()
     assert (version.profile_status, pipeline.status) == ("ready", "ready")
+
+
+def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_apart(
+    project, owner, fs_storage, run_tasks, monkeypatch
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    from datasets import tasks
+    from datasets.tests.factories import convert
+    from incubator.celery import app as current_app
+
+    real_copy = storage.local_copy
+
+    def unreachable(name):
+        raise EndpointConnectionError(endpoint_url="http://bucket")
+
+    sent = []
+    for name in ("version_convert", "version_build", "version_profile"):
+        monkeypatch.setattr(
+            getattr(tasks, name),
+            "apply_async",
+            lambda args, kwargs, countdown, name=name: sent.append((name, args, kwargs, countdown)),
+        )
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    dataset = services.dataset_create(project=project, actor=owner, data={"name": "等待"}, upload=upload())
+    version = dataset.versions.get()
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    tasks.version_convert(version.id, language="en")
+    tasks.version_convert(version.id, language="en", attempt=3)
+    tasks.version_convert(version.id, language="en", attempt=9)
+    tasks.version_convert(version.id, attempt="junk")
+    assert sent == [
+        ("version_convert", (version.id,), {"language": "en", "attempt": 1}, 30),
+        ("version_convert", (version.id,), {"language": "en", "attempt": 4}, 240),
+        ("version_convert", (version.id,), {"language": "en", "attempt": 10}, 600),
+        ("version_convert", (version.id,), {"language": None, "attempt": 1}, 30),
+    ]
+    sent.clear()
+
+    # Converted, then its profile cannot read the copy: the profile is what is sent again.
+    monkeypatch.setattr(storage, "local_copy", real_copy)
+    convert(dataset, profile=False)
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
+    tasks.version_profile(version.id, language="zh-hans", attempt=1)
+    assert sent == [("version_profile", (version.id,), {"language": "zh-hans", "attempt": 2}, 60)]
+    sent.clear()
+    version.refresh_from_db()
+    with run_tasks():
+        pipeline = services.dataset_version_preprocess(version=version, actor=owner, steps=[{"type": "deduplicate"}])
+    sent.clear()  # the pipeline's first send, after commit
+    tasks.version_build(pipeline.id)
+    assert sent == [("version_build", (pipeline.id,), {"language": None, "attempt": 1}, 30)]
+    sent.clear()
+
+    # Back: the work is done and nothing more is sent; a deleted version is not sent again either.
+    monkeypatch.setattr(storage, "local_copy", real_copy)
+    tasks.version_build(pipeline.id, attempt=1)
+    tasks.version_profile(version.id, attempt=2)
+    assert sent == []
+    pipeline.refresh_from_db()
+    version.refresh_from_db()
+    assert (pipeline.status, version.profile_status) == ("ready", "ready")
+    # With eager tasks (a test, seed_sandbox), nothing is sent: it would run at once, over and over.
+    monkeypatch.setitem(current_app.conf, "task_always_eager", True)
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
+    tasks.version_profile(version.id)
+    assert sent == []
