@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
 from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
@@ -115,7 +116,30 @@ API_BODY_IDLE_TIMEOUT = env_int("API_BODY_IDLE_TIMEOUT", 10)
 API_BODY_TIMEOUT = env_int("API_BODY_TIMEOUT", 30)
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:5173", "http://127.0.0.1:5173"])
-CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+# What a browser app on another origin may send beyond django-cors-headers' defaults (the conditional and range
+# requests, safe retries, the stream's cursor) and may read of the answers (a browser hides any other header).
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "accept-language",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "if-range",
+    "last-event-id",
+    "range",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = [
+    "Accept-Ranges",
+    "Content-Disposition",
+    "Content-Length",
+    "Content-Range",
+    "ETag",
+    "Idempotent-Replayed",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 

@@ -75,3 +75,32 @@ def test_documentation_pages_load_nothing_from_another_host(client, path):
     """Served offline and behind firewalls: no CDN, no web fonts (Redoc's template linked Google Fonts)."""
     page = client.get(path).content.decode()
     assert "googleapis" not in page and "gstatic" not in page and "cdn." not in page
+
+
+def test_a_browser_app_on_an_allowed_origin_may_send_and_read_the_headers_the_api_documents(client, make_user):
+    """A React app on the dev server's origin: its preflight for a safe retry, a conditional or a range request is
+    granted, and the answers' ETag, Location, Content-Disposition... are readable from JavaScript (CORS hides any
+    header not exposed)."""
+    origin = "http://localhost:5173"
+    sent = "authorization, content-type, accept-language, idempotency-key, if-none-match, if-match, if-range, range"
+    preflight = client.options(
+        "/api/v1/projects",
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS=sent,
+    )
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == origin
+    allowed = {name.strip() for name in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert {name.strip() for name in sent.split(",")} <= allowed
+    answer = client.get("/api/v1/schema", HTTP_ORIGIN=origin)
+    assert answer["Access-Control-Allow-Origin"] == origin and answer.has_header("ETag")
+    exposed = {name.strip().lower() for name in answer["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "location", "content-disposition", "content-range", "idempotent-replayed", "retry-after"} <= exposed
+    elsewhere = client.options(
+        "/api/v1/projects",
+        HTTP_ORIGIN="https://evil.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS=sent,
+    )
+    assert not elsewhere.has_header("Access-Control-Allow-Origin")
