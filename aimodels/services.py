@@ -55,6 +55,7 @@ FLUSH_SECONDS = 1.0
 # Progress: loading and preparing the data is the first 10%, training up to 90%, evaluating and saving the rest.
 TRAIN_FROM, TRAIN_TO = 10.0, 90.0
 MAX_LOG_LINES = 2000
+LOG_LANGUAGE = "en"  # the job log's (_log_text)
 
 
 # --- events -------------------------------------------------------------------------------------------------
@@ -425,6 +426,12 @@ def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else text[:length]
 
 
+def _log_text(text: str) -> str:
+    """A stage as a line of the job's log. The log is a program's log, in English whoever reads it or started the
+    job (its other lines are English literals): a stage made in the worker's language reads in English there."""
+    return text.render(LOG_LANGUAGE) if isinstance(text, messages.Message) else text
+
+
 def _stored(job: TrainingJob, **texts: str) -> list[str]:
     """Sets the job's fields to these texts, which a worker stores for every member to read, with their
     translations (messages.translations: none for plain text, such as a plugin's stage); returns the fields to
@@ -460,7 +467,7 @@ def _fail(
         _status_event(job, before)
         user_id = job.created_by_id
         transaction.on_commit(lambda: _dispatch_now(user_id))
-    _log(job_id, "ERROR", f"{code}: {log or message}")
+    _log(job_id, "ERROR", f"{code}: {log or _log_text(message)}")
     return True
 
 
@@ -536,7 +543,7 @@ class _Reporter:
     ) -> None:
         if stage and stage != self.stage:
             self.stage, self.dirty = _clip(stage, 200), True
-            self.log("INFO", self.stage)
+            self.log("INFO", _log_text(self.stage))
         if total and total > 0 and step >= 0:
             progress = TRAIN_FROM + (TRAIN_TO - TRAIN_FROM) * min(step, total) / total
             if progress > self.progress:
@@ -556,7 +563,7 @@ class _Reporter:
 
     def set(self, progress: float, stage: str) -> None:
         self.progress, self.stage, self.dirty = progress, stage, True
-        self.log("INFO", stage)
+        self.log("INFO", _log_text(stage))
         self.flush()
         self.check()
 

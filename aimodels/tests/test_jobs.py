@@ -176,6 +176,8 @@ def test_bad_data_fails_the_job_with_its_code_and_no_trace(project, owner, versi
         "Failed",
         "失败",
     )
+    [logged] = JobLog.objects.filter(job=job, level="ERROR").values_list("message", flat=True)
+    assert logged == "TRAINING_FAILED: Training failed: division by zero"  # the log is in English
     stages = {wire_localized(row, "en")["data"]["stage"] for row in rows if row["type"] == "job.progress"}
     assert "Loading the data" in stages or "Training" in stages, stages
 
@@ -186,6 +188,10 @@ def test_a_succeeded_jobs_stage_is_read_in_each_readers_language(project, owner,
     assert job.stage == "成功"
     with translation.override("en"):
         assert job_representation(job)["stage"] == "Succeeded"
+    # Its log is a program's log, in English, the stages too: no line in another language.
+    logged = list(JobLog.objects.filter(job=job).values_list("message", flat=True))
+    assert "Loading the data" in logged and "Preparing the features" in logged
+    assert all(message.replace("训练数据", "").isascii() for message in logged), logged
     # A plugin's own stage text has no translations: read as it is, and an earlier stage's do not linger.
     stored = services._stored(job, stage="第三方插件的阶段")
     assert stored == ["stage", "translations"] and "stage" not in job.translations
