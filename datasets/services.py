@@ -366,7 +366,14 @@ def version_users(*, version: DatasetVersion) -> list[dict[str, Any]]:
         manager = relation.related_model._default_manager
         count = manager.filter(**{relation.field.name: version}).count()
         if count:
-            used.append({"kind": relation.related_model._meta.model_name, "count": count})
+            meta = relation.related_model._meta
+            used.append(
+                {
+                    "kind": meta.model_name,
+                    "count": count,
+                    "name": meta.verbose_name_plural if count > 1 else meta.verbose_name,
+                }
+            )
     return used
 
 
@@ -374,10 +381,14 @@ def _refuse_if_used(versions: list[DatasetVersion]) -> None:
     for version in versions:
         used = version_users(version=version)
         if used:
+            # "3 training jobs, 1 model version" in the reader's language; the details keep the machine's kinds.
+            what = ", ".join(f"{u['count']} {u['name']}" for u in used)
             raise VersionInUse(
-                _("Version %(number)d is used by %(what)s.")
-                % {"number": version.number, "what": ", ".join(f"{u['count']} {u['kind']}" for u in used)},
-                details={"version": version.number, "used_by": used},
+                _("Version %(number)d is used by %(what)s.") % {"number": version.number, "what": what},
+                details={
+                    "version": version.number,
+                    "used_by": [{"kind": u["kind"], "count": u["count"]} for u in used],
+                },
             )
 
 

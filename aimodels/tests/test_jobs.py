@@ -365,6 +365,12 @@ def test_a_version_used_by_a_job_or_model_cannot_be_deleted_but_the_project_can(
     with pytest.raises(VersionInUse) as caught:
         dataset_services.dataset_version_delete(version=version, actor=owner)
     assert {user["kind"] for user in caught.value.details["used_by"]} == {"trainingjob", "modelversion"}
+    # Named for people, in their language (the default here: zh-hans); in English too.
+    assert str(caught.value.detail) == "版本 1 正被 1 训练任务, 1 模型版本 使用。"
+    with translation.override("en"), pytest.raises(VersionInUse) as caught:
+        run(services.job_create(project=project, version=version, actor=owner, data=spec()))
+        dataset_services.dataset_version_delete(version=version, actor=owner)
+    assert str(caught.value.detail) == "Version 1 is used by 2 training jobs, 2 model versions."
     from projects import services as project_services
 
     project_services.project_delete(project=project, actor=owner)

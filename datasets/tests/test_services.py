@@ -85,7 +85,12 @@ def _relation(model_name: str, on_delete):
     would add it, reading its rows from a table that exists (DatasetUpload.version) so no model is needed."""
     return SimpleNamespace(
         related_model=SimpleNamespace(
-            _meta=SimpleNamespace(app_label="training", model_name=model_name),
+            _meta=SimpleNamespace(
+                app_label="training",
+                model_name=model_name,
+                verbose_name=f"{model_name} row",
+                verbose_name_plural=f"{model_name} rows",
+            ),
             _default_manager=DatasetUpload._default_manager,
         ),
         on_delete=on_delete,
@@ -130,7 +135,7 @@ def referenced(project, owner, monkeypatch):
 def test_a_protecting_reference_is_named(referenced):
     _, version = referenced
     # Only the PROTECT relation counts: SET_NULL and CASCADE ones would not keep the version.
-    assert services.version_users(version=version) == [{"kind": "trainingjob", "count": 2}]
+    assert services.version_users(version=version) == [{"kind": "trainingjob", "count": 2, "name": "trainingjob rows"}]
 
 
 def test_a_protected_version_cannot_be_deleted(referenced, owner, owner_client, fs_storage, run_tasks):
@@ -142,7 +147,7 @@ def test_a_protected_version_cannot_be_deleted(referenced, owner, owner_client, 
     body = response.json()
     assert (body["status_code"], body["error_code"]) == (409, "VERSION_IN_USE")
     assert body["details"] == {"version": 1, "used_by": [{"kind": "trainingjob", "count": 2}]}
-    assert "trainingjob" in body["message"]
+    assert body["message"] == "版本 1 正被 2 trainingjob rows 使用。"  # the model's verbose name, in the plural
 
     with run_tasks():
         whole = owner_client.delete(f"/api/v1/datasets/{dataset.id}")
