@@ -44,7 +44,9 @@ def _password_errors(password: str, user: User, field: str = "password") -> None
 
 
 @transaction.atomic
-def user_register(*, email: str, username: str, password: str, display_name: str = "") -> User:
+def user_register(*, email: str, username: str, password: str, display_name: str = "", locale: str = "") -> User:
+    """A new account. `locale` is the language it reads messages in where no request says (its stored texts, a
+    migration's log): the registering request's, if it is one offered, else the default."""
     email = User.objects.normalize_email(email).strip()
     # NFKC, as Django's own user model does on save: "ＤＥＭＯ" is "DEMO", and so taken if "demo" is.
     username = User.normalize_username(username).strip()
@@ -53,6 +55,8 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     if User.objects.filter(username__iexact=username).exists():
         raise AccountConflict(details={"field": "username"})
     user = User(email=email, username=username, display_name=display_name.strip() or username)
+    if locale in User.Locale.values:
+        user.locale = locale
     _password_errors(password, user)
     user.set_password(password)
     model_clean(user, exclude=["password"])

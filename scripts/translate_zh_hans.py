@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "This password is too short: it must contain at least %(min_length)d characters.": "密码太短：至少需要 %(min_length)d 个字符。",
     # Each project's job counts (aimodels.ProjectJobCounts)
     "queued": "排队中",
     "running": "运行中",

@@ -1,5 +1,8 @@
 """Input and output shapes of the accounts API."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -7,6 +10,7 @@ from rest_framework import serializers
 from incubator.serializers import StrictCharField, StrictRegexField
 
 from ..models import User
+from ..selectors import password_problems
 
 # Output serializers declare their fields: ModelSerializer rebuilds them from the model on every instance,
 # a large share of a GET /users/me.
@@ -77,6 +81,20 @@ class RegisterInputSerializer(serializers.Serializer):
     )
     password = StrictCharField(write_only=True, max_length=128, style={"input_type": "password"})
     display_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data: Any) -> Any:
+        """A form shows every problem at once: when another field is wrong, the password rules are checked too
+        (else user_register checks them, once the rest is right)."""
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = exc.detail
+            password = data.get("password") if isinstance(data, Mapping) else None
+            if isinstance(errors, dict) and "password" not in errors and isinstance(password, str) and password:
+                problems = password_problems(password, email=data.get("email"), username=data.get("username"))
+                if problems:
+                    errors["password"] = [serializers.ErrorDetail(problem, code="invalid") for problem in problems]
+            raise
 
 
 @extend_schema_field({"type": "string", "format": "email"})

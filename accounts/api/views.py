@@ -1,5 +1,6 @@
 """HTTP endpoints of accounts: register, login, refresh, logout, me, password."""
 
+from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -37,14 +38,16 @@ class RegisterView(APIView):
             "Creates an account; no login needed, and the answer is the new user (log in next with POST "
             "/users/login). The password must pass the password rules (at least 8 characters, not common, not all "
             "digits, not like the username or email), or the answer is 400 INVALID_INPUT. An email or username "
-            "already taken (case-insensitively) is a 409 CONFLICT whose `details.field` names which."
+            "already taken (case-insensitively) is a 409 CONFLICT whose `details.field` names which. Every wrong "
+            "field is named at once, the password's rules included. The account's `locale` is the request's "
+            "Accept-Language (zh-hans or en; zh-hans for any other), which PATCH /users/me can change."
         ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
+        user = services.user_register(**data.validated_data, locale=translation.get_language())
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

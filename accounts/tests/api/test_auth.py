@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def register(client, **overrides):
     data = {"email": "Li.Lei@Example.com", "username": "lilei", "password": "Zhong-Guo-2026!", "display_name": "李雷"}
-    data.update(overrides)
-    return client.post("/api/v1/users/register", data, format="json")
+    data.update({key: value for key, value in overrides.items() if not key.startswith("HTTP_")})
+    extra = {key: value for key, value in overrides.items() if key.startswith("HTTP_")}
+    return client.post("/api/v1/users/register", data, format="json", **extra)
 
 
 def login(client, **data):
@@ -28,6 +29,12 @@ def test_register_returns_the_user(api_client):
     assert body["username"] == "lilei" and body["display_name"] == "李雷" and body["role"] == "member"
     assert "password" not in body
     assert User.objects.get(username="lilei").check_password("Zhong-Guo-2026!")
+
+
+@pytest.mark.parametrize(("sent", "locale"), [("en-US,en;q=0.9", "en"), ("zh-CN", "zh-hans"), ("fr", "zh-hans")])
+def test_a_new_account_reads_in_the_language_it_registered_in(api_client, sent, locale):
+    assert register(api_client, HTTP_ACCEPT_LANGUAGE=sent).status_code == 201
+    assert User.objects.get(username="lilei").locale == locale
 
 
 def test_register_duplicate_email_case_insensitive_is_409(api_client):
@@ -389,4 +396,29 @@ def test_a_username_that_is_not_text_is_400(api_client, username):
     response = register(api_client, username=username)
     assert response.status_code == 400, response.content
     assert response.json()["details"]["field"] == "username"
+    assert not User.objects.exists()
+
+
+def test_register_names_every_wrong_field_at_once_the_password_too(api_client):
+    response = register(api_client, email="bad", username="x y", password="123")
+    assert response.status_code == 400
+    errors = response.json()["details"]["errors"]
+    assert set(errors) == {"email", "username", "password"}  # not the password only once the rest is right
+    assert errors["password"] == ["密码太短：至少需要 8 个字符。", "这个密码太常见了。", "密码只包含数字。"]
+    assert not User.objects.exists()
+    # Like the username, in English, and nothing else wrong: the rules as before.
+    response = register(api_client, email="bad", password="lilei2026", HTTP_ACCEPT_LANGUAGE="en")
+    errors = response.json()["details"]["errors"]
+    assert errors == {
+        "email": ["Enter a valid email address."],
+        "password": ["The password is too similar to the username."],
+    }
+    response = register(api_client, password="1234", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.json()["details"]["errors"] == {
+        "password": [
+            "This password is too short: it must contain at least 8 characters.",
+            "This password is too common.",
+            "This password is entirely numeric.",
+        ]
+    }
     assert not User.objects.exists()
