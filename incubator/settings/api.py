@@ -99,6 +99,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incubator.openapi.add_error_responses",
+        "incubator.openapi.nullable_references",
     ],
     "TAGS": [
         {"name": "users", "description": "Registration, JWT login, the logged-in user"},

@@ -170,6 +170,10 @@ def validate_against(schema: dict, target: dict, value) -> None:
     root = {**_strict(target), "components": {"schemas": _strict(schema["components"]["schemas"])}}
     Draft202012Validator(root, format_checker=formats).validate(value)
     assert_keys_match(schema, target, value)
+    # And as a strict OpenAPI 3.0 validator reads the document (nullable only beside a type, allOf applied to null).
+    from openapi_schema_validator import OAS30Validator
+
+    OAS30Validator({**target, "components": schema["components"]}).validate(value)
 
 
 def _resolve(schema: dict, node: dict) -> dict:
@@ -178,6 +182,8 @@ def _resolve(schema: dict, node: dict) -> dict:
             node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
         elif len(node.get("allOf", [])) == 1:
             node = node["allOf"][0]
+        elif len(node.get("oneOf", [])) == 2 and {"$ref": "#/components/schemas/NullEnum"} in node["oneOf"]:
+            node = next(part for part in node["oneOf"] if part != {"$ref": "#/components/schemas/NullEnum"})
         else:
             return node
 
