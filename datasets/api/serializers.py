@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
@@ -12,6 +12,7 @@ from incubator.serializers import ExampleIdField, IdField, QueryParamsSerializer
 from ..engine import messages
 from ..engine.terms import TYPE_NAMES
 from ..models import FORMAT_CHOICES, Dataset, DatasetUpload, DatasetVersion
+from . import pipeline_schema
 
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 
@@ -31,10 +32,16 @@ class VersionErrorSerializer(serializers.Serializer):
     details = serializers.DictField(help_text="`row` and `column` of the first problem, where known.")
 
 
+@extend_schema_field({"$ref": f"#/components/schemas/{pipeline_schema.COMPONENT}"})
+class PipelineStepField(serializers.DictField):
+    """One step of a pipeline: an object the engine checks (datasets.engine.pipeline.validate), documented field by
+    field in OpenAPI (pipeline_schema)."""
+
+
 class LineageSerializer(serializers.Serializer):
     parent = serializers.IntegerField(allow_null=True, help_text="The number of the version this one was made from.")
     pipeline = serializers.ListField(
-        child=serializers.DictField(), allow_null=True, help_text="The normalized steps that made it."
+        child=PipelineStepField(), allow_null=True, help_text="The steps that made it, every field filled in."
     )
 
 
@@ -281,10 +288,11 @@ class DownloadParamsSerializer(QueryParamsSerializer):
 
 class PreprocessInputSerializer(serializers.Serializer):
     pipeline = serializers.ListField(
-        child=serializers.DictField(),
+        child=PipelineStepField(),
         help_text=(
             "Steps run in order, each an object with a `type`: select_columns, drop_columns, rename, drop_na, "
-            "fill_na, filter, cast, normalize, one_hot, label_encode, deduplicate, sample, train_test_split."
+            "fill_na, filter, cast, normalize, one_hot, label_encode, deduplicate, sample, train_test_split; "
+            "PipelineStep lists each one's fields."
         ),
     )
 

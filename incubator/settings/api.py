@@ -100,6 +100,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incubator.openapi.add_error_responses",
         "incubator.openapi.nullable_references",
+        "datasets.api.pipeline_schema.add_step_components",
     ],
     "TAGS": [
         {"name": "users", "description": "Registration, JWT login, the logged-in user"},

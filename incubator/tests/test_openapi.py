@@ -155,6 +155,11 @@ def _strict(node):
         out["properties"] = {name: _strict(value) for name, value in node["properties"].items()}
     if "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(exclusive), bool):  # OpenAPI 3.0's flag on the bound; JSON Schema's is the bound
+            out[exclusive] = out.pop(bound) if out[exclusive] else None
+            if out[exclusive] is None:
+                del out[exclusive]
     return {"anyOf": [out, {"type": "null"}]} if node.get("nullable") else out
 
 
