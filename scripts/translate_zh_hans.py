@@ -361,6 +361,7 @@ ZH = {
     "Legacy Excel (.xls) files and password-protected workbooks are not supported: save it as .xlsx.": "不支持旧版 Excel（.xls）文件和受密码保护的工作簿，请另存为 .xlsx。",
     "A JSON file must hold an array of objects, or one object per line (JSON Lines).": "JSON 文件必须是对象数组，或每行一个对象（JSON Lines）。",
     "Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.": "第 %(row)d 行不是有效的 CSV：引号没有闭合，或引号后紧跟着其他字符。",
+    "Line %(row)d, column %(column)d is not valid CSV: a quote is not closed, or is followed by other characters.": "第 %(row)d 行第 %(column)d 列不是有效的 CSV：引号没有闭合，或引号后紧跟着其他字符。",
     "The column name “%(name)s” appears more than once in the header (column %(column)d).": "列名“%(name)s”在表头中出现了不止一次（第 %(column)d 列）。",
     "Record %(row)d: the column “%(column)s” mixes objects, lists and plain values.": "第 %(row)d 条记录：列“%(column)s”混用了对象、列表和普通值。",
     "Step %(number)d: value %(value)s of column %(column)s is not a valid %(to)s.": "第 %(number)d 步：列 %(column)s 的值 %(value)s 不是有效的 %(to)s。",

@@ -1,10 +1,11 @@
 """The OpenAPI description of a preprocessing pipeline's steps: one component per step type, chosen by `type`
 (a discriminator), so a client generated from the document knows each step's fields, their types, choices and
-defaults. datasets.engine.pipeline is what checks them; test_pipeline_schema holds the two together."""
+defaults. datasets.engine.pipeline is what checks them, with the fields of datasets.engine.steps; test_pipeline_schema
+holds the two together. (The engine itself, and polars, never load in the web process.)"""
 
 from typing import Any
 
-from ..engine import pipeline
+from ..engine import steps as pipeline
 
 COMPONENT = "PipelineStep"
 
@@ -141,7 +142,7 @@ def step_components() -> dict[str, dict[str, Any]]:
     """{component name: schema}: PipelineStep (one of the steps, by `type`) and one component per step type."""
     components: dict[str, dict[str, Any]] = {}
     for step_type, (description, fields) in _STEPS.items():
-        required, _optional = pipeline._FIELDS[step_type]
+        required, _optional = pipeline.FIELDS[step_type]
         components[_component_name(step_type)] = {
             "type": "object",
             "description": description,

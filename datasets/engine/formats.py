@@ -306,10 +306,12 @@ def _records(
     starts (polars does not). A quote left open raises ParseFailure, unless `partial` says the text is a cut head
     (the quoted field may go on after the cut)."""
     _allow_big_fields()
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    lines = _RecordText(stream)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     line = 1
     count = 0
     while limit is None or count < limit:
+        lines.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -317,15 +319,78 @@ def _records(
         except csv.Error as error:
             if partial and "unexpected end of data" in str(error):
                 return
-            raise ParseFailure(
-                _("Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters.")
-                % {"row": line},
-                row=line,
-            ) from error
+            column = _quote_column("".join(lines.text), delimiter)
+            if column is None:
+                message = _(
+                    "Line %(row)d is not valid CSV: a quote is not closed, or is followed by other characters."
+                ) % {"row": line}
+            else:
+                message = _(
+                    "Line %(row)d, column %(column)d is not valid CSV: a quote is not closed, or is followed by "
+                    "other characters."
+                ) % {"row": line, "column": column}
+            raise ParseFailure(message, row=line, column=column) from error
         start, line = line, reader.line_num + 1
         if row:
             count += 1
             yield start, row
+
+
+class _RecordText:
+    """The lines of a stream, keeping the start (RECORD_TEXT characters) of those read since clear(): the text of
+    the record the csv module is reading, to tell which of its fields a quote went wrong in."""
+
+    LIMIT = 1 << 20  # an open quote runs to the end of the file; where it opened is near the start
+
+    def __init__(self, stream: Iterable[str]) -> None:
+        self.stream = iter(stream)
+        self.text: list[str] = []
+        self.size = 0
+
+    def __iter__(self) -> "_RecordText":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.stream)
+        if self.size < self.LIMIT:
+            kept = line[: self.LIMIT - self.size]
+            self.text.append(kept)
+            self.size += len(kept)
+        return line
+
+    def clear(self) -> None:
+        self.text.clear()
+        self.size = 0
+
+
+def _quote_column(text: str, delimiter: str) -> int | None:
+    """The 1-based field of a CSV record's `text` where a quote goes wrong: one never closed, or a closing quote
+    followed by something other than the delimiter or the line's end (as the csv module's strict mode reads it;
+    a quote inside an unquoted field is a plain character). None when the text shows no such problem."""
+    column, at_start, quoted, index = 1, True, False, 0
+    while index < len(text):
+        char = text[index]
+        if quoted:
+            if char == '"':
+                if text.startswith('"', index + 1):  # "" inside quotes: one quote
+                    index += 2
+                    continue
+                quoted = False
+                following = text[index + 1 : index + 2]
+                if following not in ("", delimiter, "\r", "\n"):
+                    return column
+        elif char == '"' and at_start:
+            quoted = True
+        elif char == delimiter:
+            column += 1
+            at_start = True
+            index += 1
+            continue
+        elif char in "\r\n":
+            return None
+        at_start = False
+        index += 1
+    return column if quoted else None
 
 
 def _check_header(names: list[str], row: int) -> None:

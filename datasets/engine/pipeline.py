@@ -62,62 +62,19 @@ import polars as pl
 from . import schema
 from .errors import PipelineInvalid
 from .messages import gettext as _
-
-STEP_TYPES = (
-    "select_columns",
-    "drop_columns",
-    "rename",
-    "drop_na",
-    "fill_na",
-    "filter",
-    "cast",
-    "normalize",
-    "one_hot",
-    "label_encode",
-    "deduplicate",
-    "sample",
-    "train_test_split",
+from .steps import (  # re-exported: what a step may say is part of this module's interface
+    CAST_TYPES,
+    FIELDS,
+    FILL_STRATEGIES,
+    FILTER_OPS,
+    MAX_CATEGORIES,
+    MAX_LIST_VALUES,
+    MAX_NAME_LENGTH,
+    MAX_SEED,
+    MAX_STEPS,
+    NORMALIZE_METHODS,
+    STEP_TYPES,
 )
-MAX_STEPS = 50
-MAX_CATEGORIES = 100
-MAX_LIST_VALUES = 1_000
-MAX_NAME_LENGTH = 255
-MAX_SEED = 2**64 - 1
-
-FILTER_OPS = (
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "in",
-    "not_in",
-    "contains",
-    "starts_with",
-    "is_null",
-    "not_null",
-)
-CAST_TYPES = ("integer", "float", "string", "boolean", "date", "datetime")
-FILL_STRATEGIES = ("mean", "median", "mode", "constant")
-NORMALIZE_METHODS = ("min_max", "z_score")
-
-# Fields of each step besides "type": required, and optional with their defaults.
-_FIELDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "select_columns": (("columns",), {}),
-    "drop_columns": (("columns",), {}),
-    "rename": (("mapping",), {}),
-    "drop_na": ((), {"columns": None, "how": "any"}),
-    "fill_na": (("columns", "strategy"), {"value": None}),
-    "filter": (("column", "op"), {"value": None}),
-    "cast": (("to",), {"columns": None, "column": None, "strict": True}),
-    "normalize": (("columns",), {"method": "min_max"}),
-    "one_hot": (("columns",), {"drop_original": True, "max_categories": MAX_CATEGORIES, "categories": None}),
-    "label_encode": (("columns",), {}),
-    "deduplicate": ((), {"columns": None, "keep": "first"}),
-    "sample": ((), {"n": None, "fraction": None, "seed": 0}),
-    "train_test_split": (("test_ratio",), {"seed": 0, "stratify": None, "column": "split"}),
-}
 
 _NUMBERS = ("integer", "float", "decimal")
 _SCALARS = (*_NUMBERS, "boolean", "string", "categorical", "date", "datetime")
@@ -191,7 +148,7 @@ class _Step:
         if not isinstance(kind, str) or kind not in STEP_TYPES:
             raise self.error("type", _("unknown step type %(type)s.") % {"type": _quoted(kind)})
         self.type = kind
-        required, optional = _FIELDS[kind]
+        required, optional = FIELDS[kind]
         for name in raw:
             if name != "type" and name not in required and name not in optional:
                 raise self.error(name, _("%(type)s has no field %(field)s.") % {"type": kind, "field": _quoted(name)})

@@ -42,7 +42,7 @@ def test_each_step_component_has_the_engines_fields_required_ones_and_defaults()
     components = pipeline_schema.step_components()
     mapping = components["PipelineStep"]["discriminator"]["mapping"]
     assert list(mapping) == list(pipeline.STEP_TYPES)
-    for step_type, (required, optional) in pipeline._FIELDS.items():
+    for step_type, (required, optional) in pipeline.FIELDS.items():
         component = components[mapping[step_type].rpartition("/")[2]]
         assert set(component["properties"]) == {"type", *required, *optional}, step_type
         assert component["required"] == ["type", *required], step_type

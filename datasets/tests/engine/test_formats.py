@@ -337,8 +337,24 @@ def test_duplicate_and_empty_header_names(tmp_path):
 def test_unclosed_quote(tmp_path):
     sampled, converted = _broken(tmp_path, "quote.csv", 'a,b\n1,ok\n2,"never closed\n3,x\n')
 
-    assert sampled.details == {"row": 3}
-    assert converted.details == {"row": 3}
+    assert sampled.details == {"row": 3, "column": 2}
+    assert converted.details == {"row": 3, "column": 2}
+    assert converted.message.startswith("Line 3, column 2 is not valid CSV")
+
+
+@pytest.mark.parametrize(
+    ("record", "column"),
+    [
+        ('1,"never closed\n3,x\n', 2),  # open to the end
+        ('"a""b",x,"c" d\n', 3),  # closed, then followed by a character; "" is one quote
+        ('"a,b";"c"x\n', 2),  # another delimiter: the comma is inside the first field
+        ('1,a"b,"c\n', 3),  # a quote inside an unquoted field is a character
+        ('1,"ok",2\n', None),  # nothing wrong
+        ('1,2\n"x\n', None),  # the problem is past this record's line end
+    ],
+)
+def test_the_field_a_quote_goes_wrong_in(record, column):
+    assert formats._quote_column(record, ";" if ";" in record else ",") == column
 
 
 def test_invalid_bytes_after_the_sample(tmp_path, monkeypatch):
