@@ -16,7 +16,7 @@ class StrictOrderingFilter(OrderingFilter):
             return self.get_default_ordering(view)
         fields = [param.strip() for param in params.split(",") if param.strip()]
         allowed = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
-        unknown = [f for f in fields if f.lstrip("-") not in allowed]
+        unknown = [f for f in fields if f.removeprefix("-") not in allowed]  # "--name" is no field
         if unknown:
             raise ValidationError(
                 {
@@ -32,7 +32,7 @@ class StrictOrderingFilter(OrderingFilter):
         ordering = self.get_ordering(request, queryset, view)
         if not ordering:
             return queryset
-        if not any(field.lstrip("-") in ("id", "pk") for field in ordering):
+        if not any(field.removeprefix("-") in ("id", "pk") for field in ordering):
             # A unique tie-breaker in the first field's direction keeps pages stable.
             ordering = [*ordering, "-id" if ordering[0].startswith("-") else "id"]
         return queryset.order_by(*ordering)
