@@ -8,6 +8,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 from .batch import CacheBatch, batch_scope
 from .exceptions import error_response
@@ -63,16 +64,26 @@ class RequestIdMiddleware(_BothModes):
         return response
 
 
+def _refused(request: HttpRequest, status: int, code: str, **details: Any) -> HttpResponse:
+    """An error answered before LocaleMiddleware has run: in the request's language all the same."""
+    with translation.override(translation.get_language_from_request(request)):
+        return error_response(status, code, **details)
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
 
 class ApiPathMiddleware(_BothModes):
     """/api/v1/x and /api/v1/x/ are the same resource for every method: routes are declared without the
-    slash and a trailing one is dropped here, so no redirect ever loses a POST body."""
+    slash and a trailing one is dropped here, so no redirect ever loses a POST body. A path with a NUL (%00)
+    names nothing, on any route: a 404 here, before a lookup sends it to PostgreSQL, which refuses NUL in text
+    (a 500 on /schemas/%00, even for anonymous clients)."""
 
-    def before(self, request: HttpRequest) -> None:
+    def before(self, request: HttpRequest) -> HttpResponse | None:
         path = request.path_info
+        if "\x00" in path:
+            return _refused(request, 404, "NOT_FOUND")
         if path.startswith("/api/") and len(path) > 5 and path.endswith("/"):
             request.path_info = path.rstrip("/")
         return None
@@ -85,7 +96,7 @@ class BodySizeLimitMiddleware(_BothModes):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return error_response(400, "INVALID_INPUT", details_header="Content-Length")
+            return _refused(request, 400, "INVALID_INPUT", details_header="Content-Length")
         content_type = request.META.get("CONTENT_TYPE", "")
         limit = (
             settings.API_MAX_UPLOAD_BYTES
@@ -93,7 +104,7 @@ class BodySizeLimitMiddleware(_BothModes):
             else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         )
         if limit is not None and length > limit:
-            return error_response(413, "PAYLOAD_TOO_LARGE", limit_bytes=limit, received_bytes=length)
+            return _refused(request, 413, "PAYLOAD_TOO_LARGE", limit_bytes=limit, received_bytes=length)
         return None
 
 

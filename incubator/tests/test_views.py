@@ -104,3 +104,14 @@ def test_a_browser_app_on_an_allowed_origin_may_send_and_read_the_headers_the_ap
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS=sent,
     )
     assert not elsewhere.has_header("Access-Control-Allow-Origin")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/schemas/%00", "/api/v1/schemas/x%00/versions/1", "/api/v1/projects/1%00", "/admin/%00/"]
+)
+@pytest.mark.parametrize("method", ["get", "head", "patch", "delete", "options"])
+def test_a_nul_in_the_path_names_nothing(client, path, method):
+    response = getattr(client, method)(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    if method != "head":
+        assert response.json()["error_code"] == "NOT_FOUND" and response.json()["message"] == "Not found."
