@@ -35,6 +35,33 @@ def test_nul_characters_are_refused(auth_client, user, api_client):
     assert not Project.objects.exists()
 
 
+def test_a_nul_anywhere_in_a_json_body_is_refused_naming_where(
+    auth_client, user, fs_storage, django_capture_on_commit_callbacks
+):
+    """Free-form JSON (a pipeline's steps, a document, metadata) reached PostgreSQL with its NUL: a 500."""
+    from datasets.tests.factories import make_dataset
+
+    project = make_project(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset = make_dataset(project, user, content=b"a,b\n1,2\n", profile=False)
+    client = auth_client(user)
+    url = f"/api/v1/datasets/{dataset.id}/versions/1/preprocess"
+    for pipeline, field in (
+        ([{"type": "rename", "mapping": {"a": "x\x00y"}}], "pipeline.0.mapping.a"),
+        ([{"type": "filter", "column": "a", "op": "eq", "value": "x\x00"}], "pipeline.0.value"),
+        ([{"type": "rename", "mapping": {"a\x00": "x"}}], "pipeline.0.mapping.a\\u0000"),
+    ):
+        response = client.post(url, {"pipeline": pipeline}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+        assert_client_error(response)
+        body = response.json()
+        assert body["error_code"] == "INVALID_INPUT" and body["details"]["field"] == field, body
+        assert body["details"]["message"] == "Null characters are not allowed."
+    # Text that spells a backslash and u0000 is text: nothing refused for it.
+    response = client.post(url, {"pipeline": [{"type": "rename", "mapping": {"a": "x\\u0000"}}]}, format="json")
+    assert response.status_code == 201, response.content
+    assert dataset.versions.count() == 2  # the refused ones made no version
+
+
 @pytest.mark.parametrize("big", [2**63, 10**30])
 def test_out_of_range_ids_are_404_or_400(auth_client, user, api_client, big):
     project = make_project(user)
