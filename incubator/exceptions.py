@@ -5,10 +5,11 @@ import sys
 import threading
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError, connections
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import IntegrityError, InterfaceError, OperationalError, connections
 from django.http import Http404, HttpResponse
 from django.utils.encoding import force_str
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf_exceptions
@@ -19,6 +20,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from .errors import (
     ERROR_CODES,
     ApiError,
+    Conflict,
+    NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     code_for_status,
@@ -104,8 +107,37 @@ def object_storage_unreachable(exc: Exception) -> bool:
     return False
 
 
+def _raced(exc: Exception) -> ApiError | None:
+    """What a write that raced a delete answers, instead of a 500. The row it named was deleted meanwhile (the
+    service's locked re-read finds nothing: DoesNotExist), or a row it refers to was (a foreign key to a row no
+    longer there: 404), or the row it deletes was referred to meanwhile (a foreign key still pointing at it: 409).
+    Services check all of this before writing; only a concurrent request gets past the check."""
+    if isinstance(exc, ObjectDoesNotExist):
+        return NotFound()
+    if not isinstance(exc, IntegrityError):
+        return None
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == "23503":  # PostgreSQL's foreign_key_violation
+        if "still referenced" in str(cause):
+            return Conflict(
+                _("It is in use: something that refers to it was made while it was being deleted."),
+                details={"reason": "in_use"},
+            )
+        return NotFound(_("Something this request refers to was deleted meanwhile."), details={"reason": "deleted"})
+    if "FOREIGN KEY constraint failed" in str(exc):  # SQLite, which does not say which way
+        return Conflict(
+            _("Something this request refers to was deleted or changed meanwhile; try again."),
+            details={"reason": "changed"},
+        )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, RequestDataTooBig):
+    raced = _raced(exc)
+    if raced is not None:
+        logger.warning("a request raced another: %r", exc)
+        exc = raced
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)

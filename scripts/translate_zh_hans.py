@@ -10,6 +10,10 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "Null characters are not allowed.": "不允许包含空字符（NUL）。",
+    "It is in use: something that refers to it was made while it was being deleted.": "它正在被使用：删除它的同时，有引用它的内容被创建了。",
+    "Something this request refers to was deleted meanwhile.": "该请求引用的内容已在此期间被删除。",
+    "Something this request refers to was deleted or changed meanwhile; try again.": "该请求引用的内容已在此期间被删除或更改，请重试。",
     "This password is too short: it must contain at least %(min_length)d characters.": "密码太短：至少需要 %(min_length)d 个字符。",
     # Each project's job counts (aimodels.ProjectJobCounts)
     "queued": "排队中",
