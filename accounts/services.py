@@ -304,7 +304,7 @@ def user_create(
 def user_update(*, user: User, actor: User, data: dict[str, Any]) -> User:
     """Change what USER_ADMIN_FIELDS and USER_ADMIN_RELATIONS name (a changed `profile` validated against
     `user.profile` and stamped with its current version); a deactivated account is logged out everywhere."""
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     changed = [
         f
         for f in USER_ADMIN_FIELDS

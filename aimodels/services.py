@@ -320,7 +320,7 @@ def _dispatch(user_id: int | None) -> int:
     if user_id is None:
         chosen = list(waiting.filter(created_by=None)[:100])
     else:
-        User.objects.select_for_update().filter(pk=user_id).first()
+        User.objects.select_for_update(no_key=True).filter(pk=user_id).first()
         busy = (
             TrainingJob.objects.filter(created_by_id=user_id)
             .filter(Q(status=Status.RUNNING) | (Q(status=Status.QUEUED) & ~Q(task_id="")))
@@ -731,7 +731,7 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
         reporter.flush()
         with transaction.atomic():
             # The project's row before the job's, as its deletion takes them (_model_for locks it for the model).
-            Project.objects.select_for_update().filter(pk=job.project_id).first()
+            Project.objects.select_for_update(no_key=True).filter(pk=job.project_id).first()
             locked = TrainingJob.objects.select_for_update().filter(pk=job.pk, task_id=job.task_id).first()
             if locked is None or locked.status != Status.RUNNING:
                 transaction.on_commit(lambda: storage.delete_quietly(name))
@@ -790,7 +790,7 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
 
 def _model_for(job: TrainingJob) -> Model:
     """The job's named model, made on first use (the project's row serializes two first uses of one name)."""
-    Project.objects.select_for_update().filter(pk=job.project_id).first()
+    Project.objects.select_for_update(no_key=True).filter(pk=job.project_id).first()
     model = Model.objects.filter(project_id=job.project_id, name__iexact=job.model_name).first()
     if model is None:
         model = Model.objects.create(

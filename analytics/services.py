@@ -112,7 +112,7 @@ def export_create(*, user: User, report: str, params: Any, format: str) -> Expor
     except serializers.ValidationError as exc:
         raise InvalidInput({"params": exc.detail}) from None
     # The user's row is the lock: two concurrent requests cannot both take the last free slot.
-    User.objects.select_for_update().filter(pk=user.pk).first()
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
     limit = settings.ANALYTICS_EXPORTS_PER_USER
     if Export.objects.filter(created_by=user, status__in=ACTIVE).count() >= limit:
         raise ExportsBusy(ExportsBusy.default_detail % {"count": limit}, details={"limit": limit})

@@ -145,7 +145,7 @@ def project_create(*, owner: User, data: dict[str, Any], actor: User | None = No
 
 @transaction.atomic
 def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Project:
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     changed = [f for f in PROJECT_FIELDS if f in data and getattr(project, f) != data[f]]
     for field in changed:
         setattr(project, field, data[field])
@@ -301,7 +301,7 @@ def member_remove(*, project: Project, actor: User, user_id: int) -> None:
 @transaction.atomic
 def ownership_transfer(*, project: Project, actor: User, user_id: int) -> Project:
     """The new owner must already be a member; the previous owner stays on as a maintainer."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     # Under the row lock: of concurrent transfers, only those by whoever is the owner now go through.
     access_require(project_access(project=project, user=actor), "project.transfer_ownership")
     target = Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
@@ -439,7 +439,7 @@ def _application_event(type_: str, application: Application, actor: User) -> Non
 
 @transaction.atomic
 def application_submit(*, project: Project, applicant: User, message: str) -> Application:
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     if project.status != Project.Status.RECRUITING:
         raise ProjectNotRecruiting()
     if Membership.objects.filter(project=project, user=applicant).exists():
@@ -531,7 +531,7 @@ def tag_rename(*, tag: Tag, actor: User, name: str) -> Tag:
     locked.name = new_name
     _admin_clean(locked)
     locked.save(update_fields=["name"])
-    for project in Project.objects.select_for_update().filter(tag_links__tag=locked).order_by("pk"):
+    for project in Project.objects.select_for_update(no_key=True).filter(tag_links__tag=locked).order_by("pk"):
         project.tags = [new_name if name.casefold() == previous else name for name in project.tags]
         project.search_text = _search_text(project)
         _admin_clean(project)

@@ -78,3 +78,63 @@ def test_a_new_job_dispatching_a_waiting_one_that_is_being_cancelled(project, ow
             monkeypatch,
         )
     assert out == {"cancel": "ok", "other": "ok"}
+
+
+def test_a_job_succeeding_while_another_member_starts_one(project, owner, version, monkeypatch):
+    """The worker's success locks the project's row (to name the model) and reaches the counts last; a member's
+    new job holds the counts and, as it commits, checks its foreign key to the project. With the project locked
+    FOR UPDATE that check waited for the worker, which waited for the counts: PostgreSQL killed one of them, and a
+    trained job failed with "deadlock detected" (an attacker's parallel POST /jobs). The project and the user are
+    locked FOR NO KEY UPDATE, which leaves foreign-key checks alone."""
+    from aimodels.models import TrainingJob
+    from projects.tests.factories import add_member
+
+    Status = TrainingJob.Status
+
+    member = add_member(project, "maintainer")
+    monkeypatch.setattr(services, "_send", lambda *args, **kwargs: None)
+    job = services.job_create(project=project, version=version, actor=owner, data=spec())
+    assert job.task_id  # sent: the worker below runs it
+    release, out = threading.Event(), {}
+    real = services._status_event
+
+    def held(moved: Any, before: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "worker" and moved.status == Status.SUCCEEDED:
+            release.wait(10)  # the project's and the job's rows are locked; the counts row is next
+        real(moved, before, **kwargs)
+
+    monkeypatch.setattr(services, "_status_event", held)
+
+    def run(name: str, action: Callable[[], Any]) -> None:
+        try:
+            action()
+            out[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - what each transaction got is what the test inspects
+            out[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    worker = threading.Thread(
+        name="worker",
+        target=run,
+        args=("worker", lambda: services.job_run(job_id=job.id, task_id=job.task_id, hostname="test@worker")),
+    )
+    other = threading.Thread(
+        name="other",
+        target=run,
+        args=("other", lambda: services.job_create(project=project, version=version, actor=member, data=spec())),
+    )
+    worker.start()
+    for _ in range(200):  # until the worker holds its locks
+        if TrainingJob.objects.filter(pk=job.pk, status=Status.RUNNING, progress__gte=90).exists():
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    other.start()
+    time.sleep(1.0)  # the new job has gone as far as it can
+    release.set()
+    worker.join(60)
+    other.join(30)
+    assert out == {"worker": "ok", "other": "ok"}
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
