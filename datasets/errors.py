@@ -55,3 +55,8 @@ class UploadIncomplete(Conflict):
 class ExportPreparing(Conflict):
     error_code = "EXPORT_PREPARING"
     default_detail = _("This copy of the version is still being prepared; try again in a few seconds.")
+
+
+class ExportFailed(Conflict):
+    error_code = "EXPORT_FAILED"
+    default_detail = _("This version cannot be written as CSV; download it as Parquet or as uploaded.")

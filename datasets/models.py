@@ -111,6 +111,9 @@ class DatasetVersion(models.Model):
     csv = models.CharField(_("CSV export"), max_length=500, blank=True)
     csv_size = models.BigIntegerField(_("CSV size"), null=True, blank=True)
     csv_sha256 = models.CharField(_("CSV SHA-256"), max_length=64, blank=True)
+    # Why the CSV copy cannot be made (the engine refused the data): downloads of it are a 409 EXPORT_FAILED,
+    # instead of starting a conversion that fails again on every request.
+    csv_error = models.CharField(_("CSV export error"), max_length=2000, blank=True)
 
     row_count = models.BigIntegerField(_("row count"), null=True, blank=True)
     columns = models.JSONField(_("columns"), default=list, blank=True)

@@ -47,6 +47,7 @@ from .engine import isolated, messages, terms
 from .engine.terms import Converted
 from .errors import (
     DatasetNameTaken,
+    ExportFailed,
     ExportPreparing,
     FileUnreadable,
     ObjectStorageRequired,
@@ -337,7 +338,7 @@ def dataset_create(*, project: Project, actor: User, data: dict[str, Any], uploa
 
 @transaction.atomic
 def dataset_update(*, dataset: Dataset, actor: User, data: dict[str, Any]) -> Dataset:
-    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    dataset = Dataset.objects.select_for_update(no_key=True).get(pk=dataset.pk)
     changed = [f for f in DATASET_FIELDS if f in data and getattr(dataset, f) != data[f]]
     if "metadata" in data and not json_equal(dataset.metadata, data["metadata"]):
         # Stamped with the version it fits now; an unchanged object keeps the version it was written under.
@@ -486,7 +487,7 @@ def dataset_version_preprocess(*, version: DatasetVersion, actor: User, steps: A
             errors = {str(field): errors}
         raise InvalidInput({"pipeline": {str(step): errors} if step is not None else errors}) from exc
     with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+        dataset = Dataset.objects.select_for_update(no_key=True).get(pk=version.dataset_id)
         # Under the dataset's lock, which a delete takes too: the version may have gone since it was read.
         if not dataset.versions.filter(pk=version.pk).exists():
             raise NotFound()
@@ -612,7 +613,7 @@ def dataset_upload_complete(*, upload: DatasetUpload, actor: User, parts: list[d
             upload.status = DatasetUpload.Status.ABORTED
             upload.save(update_fields=["status"])
         else:
-            dataset = Dataset.objects.select_for_update().get(pk=upload.dataset_id)
+            dataset = Dataset.objects.select_for_update(no_key=True).get(pk=upload.dataset_id)
             received = Received(
                 name=upload.object_name,
                 file_name=upload.file_name,
@@ -703,7 +704,12 @@ def _version_fail(
     """Fails a processing version. `message` is stored with its translations (given, or made from a
     messages.Message), so that each reader gets it in their language."""
     with transaction.atomic():
-        version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
+        version = (
+            DatasetVersion.objects.select_for_update(no_key=True)
+            .select_related("dataset")
+            .filter(pk=version_id)
+            .first()
+        )
         if version is None or version.status != DatasetVersion.Status.PROCESSING:
             storage.delete_quietly(*delete)
             return
@@ -751,7 +757,12 @@ def _version_ready(
     """Marks the version ready with its Parquet copy; False (and the copy deleted) if it went away. `later`:
     queue its profile, unless the caller profiles it at once."""
     with transaction.atomic():
-        version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
+        version = (
+            DatasetVersion.objects.select_for_update(no_key=True)
+            .select_related("dataset")
+            .filter(pk=version_id)
+            .first()
+        )
         if version is None or version.status != DatasetVersion.Status.PROCESSING:
             transaction.on_commit(lambda: storage.delete_quietly(parquet))
             return False
@@ -1016,7 +1027,12 @@ def _profile_progress(version: DatasetVersion) -> _Progress:
 def _profile_start(version_id: int) -> DatasetVersion | None:
     """The version, its profile marked running; None when it is not ready or already profiled."""
     with transaction.atomic():
-        version = DatasetVersion.objects.select_for_update().select_related("dataset").filter(pk=version_id).first()
+        version = (
+            DatasetVersion.objects.select_for_update(no_key=True)
+            .select_related("dataset")
+            .filter(pk=version_id)
+            .first()
+        )
         if version is None or version.status != DatasetVersion.Status.READY:
             return None
         if version.profile_status == DatasetVersion.ProfileStatus.READY:
@@ -1031,7 +1047,7 @@ def _profile_fail(version_id: int, exc: Exception) -> None:
     logger.error("dataset version %s: profiling failed", version_id, exc_info=exc)
     message = messages.gettext("The profile could not be computed.")
     with transaction.atomic():
-        version = DatasetVersion.objects.select_for_update().filter(pk=version_id).first()
+        version = DatasetVersion.objects.select_for_update(no_key=True).filter(pk=version_id).first()
         if version is None:
             return
         version.profile_status = DatasetVersion.ProfileStatus.FAILED
@@ -1063,7 +1079,13 @@ def dataset_version_export_csv(*, version_id: int) -> None:
     name = _attempt_name(version, "export") + ".csv"
     with tempfile.TemporaryDirectory(prefix="incubator-export-") as work:
         target = os.path.join(work, "export.csv")
-        isolated.run("export_csv", source=storage.local_copy(version.parquet), target=target)
+        try:
+            isolated.run("export_csv", source=storage.local_copy(version.parquet), target=target)
+        except Exception as exc:
+            if object_storage_unreachable(exc):
+                raise  # not the data's fault: the next download asks again
+            _export_fail(version_id, exc)
+            return
         sha256, size = _sha256_file(target)
         with _stored(name):
             storage.store(target, name, content_type="text/csv")
@@ -1075,9 +1097,30 @@ def dataset_version_export_csv(*, version_id: int) -> None:
         storage.delete_quietly(name)
 
 
+def _export_fail(version_id: int, exc: Exception) -> None:
+    """The engine could not write the version as CSV: the reason is kept (with its translations), so downloads
+    of the CSV copy answer EXPORT_FAILED instead of starting an export that fails again each time."""
+    logger.exception("dataset version %s: the CSV export failed", version_id)
+    if isinstance(exc, engine_errors.EngineError):  # the engine's own reason (a crash is isolated.EngineCrashed)
+        message, translations = exc.message, exc.translations()
+    else:
+        message = messages.gettext("This version cannot be written as CSV; download it as Parquet or as uploaded.")
+        translations = messages.translations(message)
+    with transaction.atomic():
+        version = DatasetVersion.objects.select_for_update(no_key=True).filter(pk=version_id, csv="").first()
+        if version is None:
+            return
+        version.csv_error = message[:2000]
+        version.translations = {**version.translations, "csv_error": translations}
+        version.save(update_fields=["csv_error", "translations"])
+
+
 def dataset_version_csv_request(*, version: DatasetVersion) -> None:
     """A CSV download was asked for before the copy exists (it is made after the profile): queue it now, and
-    tell the caller to come back. A duplicate task finds the copy made and returns."""
+    tell the caller to come back. A duplicate task finds the copy made and returns. A copy that could not be made
+    is a 409 EXPORT_FAILED saying why."""
+    if version.csv_error:
+        raise ExportFailed(messages.localized(version.csv_error, version.translations.get("csv_error")))
     _enqueue("version_export_csv", version.id)
     raise ExportPreparing(details={"retry_after": 3})
 

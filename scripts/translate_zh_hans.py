@@ -10,6 +10,8 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "This version cannot be written as CSV; download it as Parquet or as uploaded.": "该版本无法导出为 CSV；请下载 Parquet 或原始文件。",
+    "CSV export error": "CSV 导出错误",
     "Null characters are not allowed.": "不允许包含空字符（NUL）。",
     "It is in use: something that refers to it was made while it was being deleted.": "它正在被使用：删除它的同时，有引用它的内容被创建了。",
     "Something this request refers to was deleted meanwhile.": "该请求引用的内容已在此期间被删除。",

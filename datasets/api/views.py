@@ -397,7 +397,8 @@ class VersionDownloadView(DownloadMixin, VersionScopedView):
             "Streams the original file (`format=original`), the canonical Parquet copy or a UTF-8 CSV export, "
             "with Content-Disposition (UTF-8 file names), Content-Length, an ETag (its SHA-256) and Range "
             "requests. On object storage it redirects to a presigned URL instead. The CSV copy is made after the "
-            "profile: until then it is a 409 EXPORT_PREPARING with `retry_after`."
+            "profile: until then it is a 409 EXPORT_PREPARING with `retry_after`; a version whose data cannot be "
+            "written as CSV is a 409 EXPORT_FAILED saying why."
         ),
     )
     def get(self, request: Request, dataset_id: int, number: int) -> Any:

@@ -3,6 +3,7 @@
 import polars as pl
 
 from .formats import atomic_output
+from .schema import _is_map as schema_is_map
 
 # ISO 8601, as json_safe shows them in the preview: fractional seconds only when there are some.
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
@@ -13,8 +14,8 @@ def write_csv(parquet_path: str, dst_path: str) -> None:
     """Writes the Parquet file as CSV at `dst_path`: UTF-8 without a BOM, comma-separated, a header line, "\\n" line
     ends, fields quoted as RFC 4180 says (those holding a comma, a quote, a line end; quotes doubled), null as the
     empty field. Datetimes are ISO 8601 (tz-aware ones in UTC with "Z"), durations ISO 8601 too, lists and structs
-    their JSON, binary base64. Streamed (polars' sink_csv); the same file always gives the same bytes. Written
-    atomically (formats.atomic_output): on any error nothing is left behind."""
+    their JSON (maps too, as objects), binary base64. Streamed (polars' sink_csv); the same file always gives the
+    same bytes. Written atomically (formats.atomic_output): on any error nothing is left behind."""
     with atomic_output(dst_path) as (part, _workdir):
         frame = pl.scan_parquet(parquet_path)
         schema = frame.collect_schema()
@@ -45,7 +46,7 @@ def _as_csv_value(name: str, dtype: pl.DataType) -> pl.Expr:
         return column.bin.encode("base64").alias(name)
     if isinstance(dtype, pl.Struct):
         return pl.when(column.is_null()).then(None).otherwise(column.struct.json_encode()).alias(name)
-    if isinstance(dtype, pl.List | pl.Array):
+    if isinstance(dtype, pl.List | pl.Array) or schema_is_map(dtype):
         # json_encode is for structs: wrap the list in one, then take it out of the JSON text.
         wrapped = pl.struct(column.alias("v")).struct.json_encode()
         text = wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")

@@ -55,11 +55,17 @@ def type_name(dtype: pl.DataType) -> str:
         return "binary"
     if isinstance(dtype, pl.List | pl.Array):
         return "list"
-    if isinstance(dtype, pl.Struct):
+    if isinstance(dtype, pl.Struct) or _is_map(dtype):  # a map reads as a JSON object, as a struct does
         return "struct"
     if dtype == pl.Null:
         return "null"
     return "string"
+
+
+def _is_map(dtype: pl.DataType) -> bool:
+    """A Parquet map column (polars 2 reads it as pl.Map)."""
+    kind = getattr(pl, "Map", None)
+    return kind is not None and isinstance(dtype, kind)
 
 
 def columns_of(parquet_path: str) -> Converted:

@@ -109,6 +109,39 @@ def test_csv_before_its_export_exists_is_409_then_made(project, owner, owner_cli
     assert owner_client.get(url(dataset.id, "csv")).status_code == 200
 
 
+def test_a_csv_copy_that_cannot_be_made_is_409_export_failed_and_not_tried_again(
+    project, owner, owner_client, run_tasks, monkeypatch
+):
+    from datasets import services
+    from datasets.engine import isolated
+    from datasets.engine.errors import ParseFailure
+    from datasets.engine.messages import gettext
+    from datasets.models import DatasetVersion
+    from datasets.tests.factories import make_dataset
+
+    dataset = make_dataset(project, owner, profile=False)
+    real_run = isolated.run
+
+    def refused(function, **kwargs):
+        if function == "export_csv":
+            raise ParseFailure(gettext("The JSON array is not closed."))
+        return real_run(function, **kwargs)
+
+    monkeypatch.setattr(isolated, "run", refused)
+    with run_tasks():
+        assert owner_client.get(url(dataset.id, "csv")).json()["error_code"] == "EXPORT_PREPARING"
+    version = DatasetVersion.objects.get(dataset=dataset)
+    assert version.csv == "" and version.csv_error
+    sent = []
+    monkeypatch.setattr(services, "_enqueue", lambda *args: sent.append(args))
+    for language, text in (("en", "The JSON array is not closed."), ("zh-hans", "JSON 数组没有闭合。")):
+        response = owner_client.get(url(dataset.id, "csv"), HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 409
+        assert (response.json()["error_code"], response.json()["message"]) == ("EXPORT_FAILED", text)
+    assert sent == []  # no export started again for a copy that cannot be made
+    assert owner_client.get(url(dataset.id, "parquet")).status_code == 200
+
+
 def test_copies_of_a_version_not_ready_are_409(project, owner, owner_client):
     from datasets import services
 

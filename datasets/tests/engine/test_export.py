@@ -95,3 +95,22 @@ def test_failure_leaves_nothing_behind(tmp_path):
         write_csv(str(damaged), str(dst))
 
     assert sorted(os.listdir(tmp_path)) == ["damaged.parquet"]
+
+
+def test_a_map_column_is_written_as_its_json_object_and_profiled_as_a_struct(tmp_path):
+    """A Parquet map (pl.Map in polars 2) could not be written as CSV, and every CSV download of such a version
+    started an engine process that crashed, for ever."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datasets.engine import profile
+    from datasets.engine.schema import columns_of
+
+    path = str(tmp_path / "map.parquet")
+    maps = pa.array([[("键", 1), ("b", 2)], None, []], type=pa.map_(pa.string(), pa.int64()))
+    pq.write_table(pa.table({"m": maps, "x": [1, 2, 3]}), path)
+    write_csv(path, str(tmp_path / "out.csv"))
+    assert (tmp_path / "out.csv").read_text() == 'm,x\n"{""键"":1,""b"":2}",1\n,2\n{},3\n'
+    assert columns_of(path).columns[0] == {"name": "m", "type": "struct", "nullable": True}
+    column = profile.profile(path)["column_profiles"][0]
+    assert (column["type"], column["null_count"]) == ("struct", 1)
