@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,6 +36,7 @@ from incubator.celery import app as celery_app
 from incubator.errors import InvalidInput, NotFound
 from incubator.events.services import event_record
 from incubator.generations import generation_bump
+from incubator.validation import json_storable
 from projects.models import Project
 
 from .algorithms import base as algorithms
@@ -659,7 +660,8 @@ def job_run(*, job_id: int, task_id: str, hostname: str) -> None:
             _fail(job.id, job.task_id, code=exc.code, message=exc.message)
         else:
             logger.exception("job %s failed", job.id)
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            # A database's error quotes SQL and data: its name only (the log keeps the rest).
+            error = type(exc).__name__ if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"[:500]
             message = messages.gettext("Training failed: %(error)s") % {"error": error}
             _fail(job.id, job.task_id, code="TRAINING_FAILED", message=message)
 
@@ -749,9 +751,9 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
                 artifact=name,
                 artifact_size=len(data),
                 artifact_sha256=sha256,
-                signature=trained.signature,
-                metrics=trained.metrics,
-                feature_importances=trained.feature_importances,
+                signature=json_storable(trained.signature),
+                metrics=json_storable(trained.metrics),
+                feature_importances=json_storable(trained.feature_importances),
                 created_by_id=job.created_by_id,
             )
             model.latest_version = version
@@ -761,8 +763,8 @@ def _succeed(job: TrainingJob, trained: Any, data: bytes, reporter: _Reporter) -
             locked.status = Status.SUCCEEDED
             locked.progress = 100.0
             succeeded = _stored(locked, stage=messages.gettext("Succeeded"))
-            locked.metrics = trained.metrics
-            locked.feature_importances = trained.feature_importances
+            locked.metrics = json_storable(trained.metrics)
+            locked.feature_importances = json_storable(trained.feature_importances)
             locked.train_rows, locked.valid_rows = trained.train_rows, trained.valid_rows
             locked.finished_at = timezone.now()
             locked.save(

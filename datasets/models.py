@@ -113,7 +113,7 @@ class DatasetVersion(models.Model):
     csv_sha256 = models.CharField(_("CSV SHA-256"), max_length=64, blank=True)
     # Why the CSV copy cannot be made (the engine refused the data): downloads of it are a 409 EXPORT_FAILED,
     # instead of starting a conversion that fails again on every request.
-    csv_error = models.CharField(_("CSV export error"), max_length=2000, blank=True)
+    csv_error = models.CharField(_("CSV export error"), max_length=2000, blank=True, default="", db_default="")
 
     row_count = models.BigIntegerField(_("row count"), null=True, blank=True)
     columns = models.JSONField(_("columns"), default=list, blank=True)

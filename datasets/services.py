@@ -34,7 +34,7 @@ from incubator.events.services import event_record
 from incubator.exceptions import object_storage_unreachable
 from incubator.generations import generation_bump
 from incubator.schemas import json_equal
-from incubator.validation import model_clean
+from incubator.validation import json_storable, model_clean
 from projects.models import Project
 from schema_registry.services import document_validate
 
@@ -1060,7 +1060,7 @@ def _profile_save(version_id: int, result: dict[str, Any]) -> None:
     with transaction.atomic():
         version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
         updated = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.READY).update(
-            profile=result,
+            profile=json_storable(result),
             profile_status=DatasetVersion.ProfileStatus.READY,
             profile_progress=1.0,
             profile_error="",

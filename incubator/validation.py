@@ -29,3 +29,16 @@ def model_clean(obj: models.Model, *, exclude: list[str] | None = None, unique: 
                 )
     if errors:
         raise InvalidInput(errors)
+
+
+def json_storable(value: Any) -> Any:
+    """JSON made from data (a profile's top values, a model's classes) as PostgreSQL can store it: a NUL character,
+    which no text or jsonb value may hold, becomes U+FFFD, the replacement character, in its texts and keys. A
+    profile holding one failed to save and was left running for ever."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {json_storable(key): json_storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_storable(item) for item in value]
+    return value

@@ -408,3 +408,19 @@ def test_model_loads_are_cached_per_sha256(project, owner, version, monkeypatch)
     first = inference.model_load(job.model_version)
     assert inference.model_load(job.model_version) is first and len(reads) == 1
     np.testing.assert_array_equal(first.classes_, np.array(["否", "是"], dtype=object))
+
+
+def test_a_class_with_a_nul_character_trains_and_is_stored_as_the_replacement_character(project, owner):
+    """A target value holding NUL reached the model's signature (its classes), which PostgreSQL cannot store: the
+    trained job failed at its very end, with the SQL error as its message."""
+    import json
+
+    from datasets.tests.factories import make_dataset
+
+    lines = [json.dumps({"x1": i % 7, "x2": i % 5, "cls": "x\u0000y" if i % 2 else "ok"}) for i in range(60)]
+    dataset = make_dataset(project, owner, content="\n".join(lines).encode(), file_name="nul.jsonl", profile=False)
+    job = run(
+        services.job_create(project=project, version=dataset.latest_version, actor=owner, data=spec(target="cls"))
+    )
+    assert job.status == "succeeded", job.error_message
+    assert sorted(job.model_version.signature["classes"]) == ["ok", "x\ufffdy"]

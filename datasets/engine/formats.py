@@ -975,8 +975,25 @@ def convert(path: str, detected: Detected, dst_path: str) -> Converted:
     with atomic_output(dst_path) as (out, workdir):
         details = _convert(path, detected, out, workdir)
     converted = columns_of(dst_path)
+    try:
+        _check_names([column["name"] for column in converted.columns])
+    except ParseFailure:
+        os.unlink(dst_path)
+        raise
     converted.details = details
     return converted
+
+
+def _check_names(names: list[str]) -> None:
+    """Column names every reader can use, whatever the format said (a Parquet file or JSON keys may say anything):
+    not blank, and without a NUL character, which PostgreSQL cannot store in the version's columns."""
+    for number, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ParseFailure(_("Column %(column)d has no name.") % {"column": number}, column=number)
+        if "\x00" in name:
+            raise ParseFailure(
+                _("The name of column %(column)d contains a NUL character.") % {"column": number}, column=number
+            )
 
 
 @contextlib.contextmanager

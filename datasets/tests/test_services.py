@@ -499,3 +499,37 @@ def test_a_task_sent_again_after_a_crash_keeps_the_language_of_the_request_that_
     version.refresh_from_db()
     assert version.status == "failed"
     assert version.error_message == f"Line {len(lines)} has 3 fields, but the header has 2."
+
+
+def test_a_nul_in_the_data_is_profiled_and_stored_as_the_replacement_character(project, owner):
+    """PostgreSQL stores no NUL in JSON: a profile whose top values held one failed to save, and the version's
+    profile stayed `running` for ever. The data itself keeps the NUL (the Parquet copy is bytes)."""
+    from incubator.validation import json_storable
+
+    content = b'[{"a": "x\\u0000y", "n": 1}, {"a": "x\\u0000y", "n": 2}, {"a": "ok", "n": 3}]'
+    dataset = make_dataset(project, owner, content=content, file_name="nul.json")
+    version = dataset.versions.get()
+    assert (version.status, version.profile_status) == ("ready", "ready")
+    [column] = [c for c in version.profile["column_profiles"] if c["name"] == "a"]
+    assert column["top_values"][0]["value"] == "x\ufffdy"
+    assert json_storable({"k\x00": ["\x00", 1, None, {"v": "a\x00"}]}) == {
+        "k\ufffd": ["\ufffd", 1, None, {"v": "a\ufffd"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [(["a", ""], "Column 2 has no name."), (["a\x00b"], "The name of column 1 contains a NUL character.")],
+)
+def test_a_parquet_file_whose_column_names_no_reader_can_use_is_refused(project, owner, tmp_path, names, message):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from django.utils import translation
+
+    path = tmp_path / "names.parquet"
+    pq.write_table(pa.table({name: [1, 2] for name in names}), path)
+    with translation.override("en"):
+        dataset = make_dataset(project, owner, content=path.read_bytes(), file_name="names.parquet")
+    version = dataset.versions.get()
+    assert (version.status, version.error_code, version.error_message) == ("failed", "FILE_UNREADABLE", message)
+    assert not version.parquet
