@@ -858,3 +858,36 @@ def test_a_receive_cancelled_in_one_loop_does_not_break_the_next_loops_receives(
     if not run(cancel_waiting_receives()):
         pytest.skip("this channels_redis released every lock: nothing left behind to test")
     assert run(receive_in_a_new_loop()) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("language", "forbidden", "anonymous"),
+    [
+        ("en", "You may not read these topics.", "Authentication credentials were not provided."),
+        ("zh-CN", "你无权读取这些主题。", None),
+    ],
+)
+def test_the_event_streams_refusals_follow_accept_language(language, forbidden, anonymous):
+    """The errors were made before the request's language was active: always in Chinese."""
+    import httpx
+
+    owner, stranger = UserFactory(), UserFactory()
+    project = make_project(owner, visibility="private")
+    token = _token(stranger)
+
+    async def ask():
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            params = {"topics": f"project:{project.pk}"}
+            headers = {"Accept-Language": language, "Accept": "text/event-stream"}
+            refused = await client.get(
+                "/api/v1/events/stream", params=params, headers={**headers, "Authorization": f"Bearer {token}"}
+            )
+            unknown = await client.get("/api/v1/events/stream", params=params, headers=headers)
+            return refused, unknown
+
+    refused, unknown = run(ask())
+    assert refused.status_code == 403 and refused.json()["message"] == forbidden
+    assert unknown.status_code == 401
+    if anonymous is not None:
+        assert unknown.json()["message"] == anonymous
