@@ -15,6 +15,7 @@ train() steps, announced to `report` as stages (translated text, with step=0 and
 4. Evaluation on the held-out rows (aimodels.engine.evaluate), feature importances, the input signature.
 """
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -213,12 +214,20 @@ def _split(frame: pl.DataFrame, codes: np.ndarray | None, spec: Spec) -> tuple[n
         return _ratio_split(rows, spec, stratify)
     except ValueError:
         if stratify is None:
-            return rows, rows[:0]
+            return _too_few(rows, spec.validation)
     try:
         # Too few rows on one side to hold every class: a plain shuffled split.
         return _ratio_split(rows, spec, None)
     except ValueError:
-        return rows, rows[:0]
+        return _too_few(rows, spec.validation)
+
+
+def _too_few(rows: np.ndarray, validation: float) -> tuple[np.ndarray, np.ndarray]:
+    """The sides the ratio asks for when one of them is empty (as train_test_split counts them: the held-out side
+    rounded up), so that the caller's refusal says which side is short: 0.999999 of 200 rows leaves none to train
+    on, not none held out."""
+    held_out = min(len(rows), math.ceil(validation * len(rows)))
+    return rows[: len(rows) - held_out], rows[len(rows) - held_out :]
 
 
 def _ratio_split(rows: np.ndarray, spec: Spec, stratify: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

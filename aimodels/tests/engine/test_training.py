@@ -451,7 +451,13 @@ def test_not_enough_rows():
     frame = values_frame(rows=6).with_columns(split=pl.lit("train"))
     error = _fails(frame, spec("ridge", "价格", NUMBERS, validation=None, split_column="split"), errors.NOT_ENOUGH_ROWS)
     assert error.details == {"train_rows": 6, "valid_rows": 0}
-    _fails(values_frame(rows=1), spec("ridge", "价格", NUMBERS), errors.NOT_ENOUGH_ROWS)
+    error = _fails(values_frame(rows=1), spec("ridge", "价格", NUMBERS), errors.NOT_ENOUGH_ROWS)
+    assert error.details == {"train_rows": 0, "valid_rows": 1}  # 0.2 of one row, rounded up, is held out
+    # Nearly all held out: the short side is the training one, not the held-out one.
+    error = _fails(values_frame(rows=200), spec("ridge", "价格", NUMBERS, validation=0.999999), errors.NOT_ENOUGH_ROWS)
+    assert error.details == {"train_rows": 0, "valid_rows": 200}
+    error = _fails(values_frame(rows=200), spec("ridge", "价格", NUMBERS, validation=0.999), errors.NOT_ENOUGH_ROWS)
+    assert error.details == {"train_rows": 0, "valid_rows": 200}
     empty = values_frame(rows=5).with_columns(价格=pl.lit(None, dtype=pl.Float64))
     _fails(empty, spec("ridge", "价格", NUMBERS), errors.NOT_ENOUGH_ROWS)
 
