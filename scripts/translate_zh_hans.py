@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.management import call_command
 
 ZH = {
+    "The header line is longer than %(limit)d MiB: files with that many columns are not supported.": "表头行超过 %(limit)d MiB：不支持列数如此之多的文件。",
     "Column %(column)d has no name.": "第 %(column)d 列没有名称。",
     "The name of column %(column)d contains a NUL character.": "第 %(column)d 列的名称含有空字符（NUL）。",
     "This version cannot be written as CSV; download it as Parquet or as uploaded.": "该版本无法导出为 CSV；请下载 Parquet 或原始文件。",

@@ -237,6 +237,18 @@ def _whole_lines(text: str, complete: bool) -> str:
     return text[: end + 1] if end >= 0 else text
 
 
+def _header_lines(text: str, complete: bool) -> str:
+    """The whole lines of a CSV or TSV file's head, which must hold the header line: a header longer than the head
+    was checked cut in two (a name cut short read as a repeated one, or as none)."""
+    if not complete and "\n" not in text.lstrip("\ufeff\r\n"):
+        raise ParseFailure(
+            _("The header line is longer than %(limit)d MiB: files with that many columns are not supported.")
+            % {"limit": HEAD_BYTES >> 20},
+            row=1,
+        )
+    return _whole_lines(text, complete)
+
+
 def _detect_text(text: str, complete: bool, ext: str, encoding: str) -> Detected:
     body = text.lstrip("\ufeff \t\r\n")
     if not body:
@@ -445,7 +457,7 @@ def check_sample(path: str, detected: Detected) -> None:
     if fmt in ("csv", "tsv"):
         text, complete = _read_head_text(path, detected.encoding or "utf-8")
         records = _records(
-            io.StringIO(_whole_lines(text, complete), newline=""),
+            io.StringIO(_header_lines(text, complete), newline=""),
             detected.delimiter or ",",
             limit=SAMPLE_RECORDS,
             partial=not complete,
@@ -1144,7 +1156,8 @@ def _csv_by_polars(source: str, delimiter: str, part: str, parses: tuple[_Parse,
     (then the exact way must). Raises ParseFailure for a missing or broken header."""
     with open(source, encoding="utf-8-sig", newline="") as stream:
         head = stream.read(HEAD_BYTES)
-        header = next(_records(io.StringIO(_whole_lines(head, False), newline=""), delimiter, partial=True), None)
+        complete = len(head) < HEAD_BYTES
+        header = next(_records(io.StringIO(_header_lines(head, complete), newline=""), delimiter, partial=True), None)
     if header is None:
         raise ParseFailure(_("The file has no header line."))
     _check_header(header[1], header[0])

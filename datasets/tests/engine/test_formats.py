@@ -760,3 +760,15 @@ def test_constants_agree():
     assert formats.FORMATS == ("csv", "tsv", "json", "jsonl", "parquet", "xlsx")
     assert set(formats.CONTENT_TYPES) == set(formats.EXTENSIONS) == set(formats.FORMATS)
     assert formats.CONTENT_TYPES["parquet"] == "application/vnd.apache.parquet"
+
+
+def test_a_header_longer_than_the_head_is_refused_for_its_length_not_for_a_cut_name(tmp_path, monkeypatch):
+    # A million columns: the head cut the header mid-name, which then read as a repeated name, or as none.
+    monkeypatch.setattr(formats, "HEAD_BYTES", 64)
+    header = ",".join(f"c{i}" for i in range(40))
+    sampled, converted = _broken(tmp_path, "wide.csv", header + "\n" + ",".join("1" * 40) + "\n")
+    assert sampled.details == converted.details == {"row": 1}
+    assert converted.message.startswith("The header line is longer than")
+    # Short enough: as before.
+    _detected, fine, _frame = _load(tmp_path, "narrow.csv", "a,b\n1,2\n")
+    assert fine.row_count == 1
