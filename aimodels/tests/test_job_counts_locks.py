@@ -21,6 +21,17 @@ from .factories import spec
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def _recorded(out: dict[str, str], name: str, action: Callable[[], Any]) -> None:
+    """Runs `action` (in a thread of its own) and records in `out[name]` what its transaction got."""
+    try:
+        action()
+        out[name] = "ok"
+    except Exception as exc:  # noqa: BLE001 - what each transaction got is what the test inspects
+        out[name] = f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+
+
 def _held_cancel_beside(job: Any, owner: Any, other: Callable[[], Any], monkeypatch: Any) -> dict[str, str]:
     """Cancels `job` in one thread, held after it has locked the job's row, while `other` runs in another."""
     release, out = threading.Event(), {}
@@ -33,19 +44,10 @@ def _held_cancel_beside(job: Any, owner: Any, other: Callable[[], Any], monkeypa
 
     monkeypatch.setattr(services, "_status_event", held)
 
-    def run(name: str, action: Callable[[], Any]) -> None:
-        try:
-            action()
-            out[name] = "ok"
-        except Exception as exc:  # noqa: BLE001 - what each transaction got is what the test inspects
-            out[name] = f"{type(exc).__name__}: {exc}"
-        finally:
-            connection.close()
-
     cancel = threading.Thread(
-        name="cancel", target=run, args=("cancel", lambda: services.job_cancel(job=job, actor=owner))
+        name="cancel", target=_recorded, args=(out, "cancel", lambda: services.job_cancel(job=job, actor=owner))
     )
-    second = threading.Thread(name="other", target=run, args=("other", other))
+    second = threading.Thread(name="other", target=_recorded, args=(out, "other", other))
     cancel.start()
     time.sleep(0.5)  # the cancel holds the job's row
     second.start()
@@ -105,24 +107,15 @@ def test_a_job_succeeding_while_another_member_starts_one(project, owner, versio
 
     monkeypatch.setattr(services, "_status_event", held)
 
-    def run(name: str, action: Callable[[], Any]) -> None:
-        try:
-            action()
-            out[name] = "ok"
-        except Exception as exc:  # noqa: BLE001 - what each transaction got is what the test inspects
-            out[name] = f"{type(exc).__name__}: {exc}"
-        finally:
-            connection.close()
-
     worker = threading.Thread(
         name="worker",
-        target=run,
-        args=("worker", lambda: services.job_run(job_id=job.id, task_id=job.task_id, hostname="test@worker")),
+        target=_recorded,
+        args=(out, "worker", lambda: services.job_run(job_id=job.id, task_id=job.task_id, hostname="test@worker")),
     )
     other = threading.Thread(
         name="other",
-        target=run,
-        args=("other", lambda: services.job_create(project=project, version=version, actor=member, data=spec())),
+        target=_recorded,
+        args=(out, "other", lambda: services.job_create(project=project, version=version, actor=member, data=spec())),
     )
     worker.start()
     for _ in range(200):  # until the worker holds its locks
