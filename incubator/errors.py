@@ -67,13 +67,8 @@ class ApiError(APIException):
         super().__init__(detail=message if message is not None else self.default_detail, code=self.error_code)
         self.details = details or {}
         # As given (a lazy translation stays lazy): `detail` is rendered in the language active now, while an
-        # error made before the client's language is known (a stream's) is rendered again in it (`text`).
+        # error made before the client's language is active (a stream's) is rendered from this once it is.
         self.lazy_message = message if message is not None else self.default_detail
-
-    @property
-    def text(self) -> str:
-        """The message in the language active now."""
-        return force_str(self.lazy_message)
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -87,7 +87,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self.receive_json(content, **kwargs)
         except ApiError as exc:
-            await self.send_error(exc.status_code, exc.error_code, exc.text, **exc.details)
+            await self.send_error(exc.status_code, exc.error_code, exc.lazy_message, **exc.details)
         except Exception:
             logger.exception("websocket consumer %s failed", type(self).__name__)
             await self.send_error(500, "INTERNAL_ERROR")

@@ -131,3 +131,39 @@ def test_a_job_succeeding_while_another_member_starts_one(project, owner, versio
     assert out == {"worker": "ok", "other": "ok"}
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
+
+
+def test_writers_lock_rows_for_no_key_update_and_deletions_for_update(project, owner, version, monkeypatch):
+    """Rows locked only to serialize writers must not block other transactions' foreign-key checks (FOR KEY
+    SHARE): FOR NO KEY UPDATE. Deletions keep FOR UPDATE, which a delete takes anyway."""
+    from django.db import connection as default
+    from django.test.utils import CaptureQueriesContext
+
+    from datasets import services as dataset_services
+    from projects import services as project_services
+
+    monkeypatch.setattr(services, "_send", lambda *args, **kwargs: None)
+
+    def locks(action: Callable[[], Any]) -> list[str]:
+        with CaptureQueriesContext(default) as captured:
+            action()
+        return [query["sql"] for query in captured.captured_queries if " FOR " in query["sql"]]
+
+    dataset = version.dataset
+    writes = {
+        "project_update": lambda: project_services.project_update(
+            project=project, actor=owner, data={"description": "新"}
+        ),
+        "dataset_update": lambda: dataset_services.dataset_update(
+            dataset=dataset, actor=owner, data={"description": "新"}
+        ),
+        "preprocess": lambda: dataset_services.dataset_version_preprocess(
+            version=version, actor=owner, steps=[{"type": "deduplicate"}]
+        ),
+        "job_create": lambda: services.job_create(project=project, version=version, actor=owner, data=spec()),
+    }
+    for name, action in writes.items():
+        taken = locks(action)
+        assert taken and all("FOR NO KEY UPDATE" in sql for sql in taken), (name, taken)
+    deleted = locks(lambda: project_services.project_delete(project=project, actor=owner))
+    assert any("FOR UPDATE" in sql for sql in deleted), deleted

@@ -424,3 +424,18 @@ def test_a_class_with_a_nul_character_trains_and_is_stored_as_the_replacement_ch
     )
     assert job.status == "succeeded", job.error_message
     assert sorted(job.model_version.signature["classes"]) == ["ok", "x\ufffdy"]
+    assert sorted(job.metrics["confusion_matrix"]["labels"]) == ["ok", "x\ufffdy"]
+    assert sorted(job.model_version.metrics["confusion_matrix"]["labels"]) == ["ok", "x\ufffdy"]
+
+
+def test_a_database_error_in_training_fails_the_job_without_its_sql(project, owner, version, monkeypatch):
+    from django.db import DataError
+
+    def broken(*args, **kwargs):
+        raise DataError("unsupported Unicode escape sequence\nLINE 1: INSERT INTO \"secret_table\" VALUES (E'x')")
+
+    monkeypatch.setattr(services, "_succeed", broken)
+    job = run(services.job_create(project=project, version=version, actor=owner, data=spec()))
+    assert (job.status, job.error_code) == ("failed", "TRAINING_FAILED")
+    with translation.override("en"):
+        assert job_representation(job)["error"]["message"] == "Training failed: DataError"

@@ -167,7 +167,6 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
     from botocore.exceptions import EndpointConnectionError
 
     from datasets import tasks
-    from datasets.tests.factories import convert
     from incubator.celery import app as current_app
 
     real_copy = storage.local_copy
@@ -198,9 +197,22 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
     ]
     sent.clear()
 
-    # Converted, then its profile cannot read the copy: the profile is what is sent again.
+    # Converted in the task, then the bucket goes before its profile is saved: the profile is sent again, not
+    # the conversion (which would find the version ready and do nothing).
     monkeypatch.setattr(storage, "local_copy", real_copy)
-    convert(dataset, profile=False)
+    real_converted = services._Conversion.converted
+
+    def converted_then_gone(self, *args, **kwargs):
+        real_converted(self, *args, **kwargs)  # the copy stored, the version ready...
+        unreachable(None)  # ...and the bucket gone before the profile is done
+
+    monkeypatch.setattr(services._Conversion, "converted", converted_then_gone)
+    tasks.version_convert(version.id, language="en")
+    version.refresh_from_db()
+    assert (version.status, version.profile_status) == ("ready", "pending")
+    assert sent == [("version_profile", (version.id,), {"language": "en", "attempt": 1}, 30)]
+    sent.clear()
+    monkeypatch.setattr(services._Conversion, "converted", real_converted)
     monkeypatch.setattr(storage, "local_copy", unreachable)
     DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
     tasks.version_profile(version.id, language="zh-hans", attempt=1)
@@ -222,6 +234,17 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
     pipeline.refresh_from_db()
     version.refresh_from_db()
     assert (pipeline.status, version.profile_status) == ("ready", "ready")
+    # The broker down as well: nothing raised (requeue_stale is the net), the version still waits.
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("the broker is unreachable")
+
+    monkeypatch.setattr(storage, "local_copy", unreachable)
+    DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
+    monkeypatch.setattr(tasks.version_profile, "apply_async", broker_down)
+    tasks.version_profile(version.id)
+    assert DatasetVersion.objects.get(pk=version.pk).profile_status == "pending"
     # With eager tasks (a test, seed_sandbox), nothing is sent: it would run at once, over and over.
     monkeypatch.setitem(current_app.conf, "task_always_eager", True)
     monkeypatch.setattr(storage, "local_copy", unreachable)

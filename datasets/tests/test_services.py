@@ -519,7 +519,11 @@ def test_a_nul_in_the_data_is_profiled_and_stored_as_the_replacement_character(p
 
 @pytest.mark.parametrize(
     ("names", "message"),
-    [(["a", ""], "Column 2 has no name."), (["a\x00b"], "The name of column 1 contains a NUL character.")],
+    [
+        (["a", ""], "Column 2 has no name."),
+        (["a", "  "], "Column 2 has no name."),
+        (["a\x00b"], "The name of column 1 contains a NUL character."),
+    ],
 )
 def test_a_parquet_file_whose_column_names_no_reader_can_use_is_refused(project, owner, tmp_path, names, message):
     import pyarrow as pa

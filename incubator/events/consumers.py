@@ -134,7 +134,9 @@ class StreamConsumer(JsonConsumer):
         if self.subscriber is not None:
             self.subscriber.closed = True  # the hub writes nothing more after the error
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.send_error(error.status_code, error.error_code, error.text, **error.details), 2)
+            await asyncio.wait_for(
+                self.send_error(error.status_code, error.error_code, error.lazy_message, **error.details), 2
+            )
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.close(code=code, reason=error.error_code), 2)
 
@@ -207,7 +209,7 @@ class StreamConsumer(JsonConsumer):
         lost = await self.subscriber.check()
         if lost:
             error = TopicsLost(details={"topics": lost})
-            await self.send_error(error.status_code, error.error_code, error.text, **error.details)
+            await self.send_error(error.status_code, error.error_code, error.lazy_message, **error.details)
             await self.send_message("unsubscribed", {"topics": lost})
 
     # Messages ------------------------------------------------------------------------------------------------
@@ -265,7 +267,7 @@ class StreamConsumer(JsonConsumer):
             readable, refused = await self.subscriber.check_topics(topics)
             if refused:
                 error = TopicsForbidden(details={"field": "topics", "topics": refused})
-                await self.send_error(error.status_code, error.error_code, error.text, **error.details)
+                await self.send_error(error.status_code, error.error_code, error.lazy_message, **error.details)
             if readable:
 
                 async def joined() -> None:

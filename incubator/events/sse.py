@@ -62,7 +62,7 @@ def _cors(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 async def _respond_error(send: Any, scope: dict[str, Any], error: ApiError, cors: list[tuple[bytes, bytes]]) -> None:
     with translation.override(scope_language(scope)):
         body = json.dumps(
-            error_body(error.status_code, error.error_code, error.text, error.details), ensure_ascii=False
+            error_body(error.status_code, error.error_code, error.lazy_message, error.details), ensure_ascii=False
         ).encode()
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     if error.status_code == 401:
@@ -164,7 +164,7 @@ async def _serve(
             pass
 
     async def emit_error(error: ApiError) -> None:
-        body = error_body(error.status_code, error.error_code, error.text, error.details)
+        body = error_body(error.status_code, error.error_code, error.lazy_message, error.details)
         await subscriber.emit(ws_message("error", body))
 
     gone = asyncio.create_task(disconnected())

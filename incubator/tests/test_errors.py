@@ -70,6 +70,15 @@ def test_body_over_limit_is_413(api_client, settings):
     )
     body = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert body["details"]["limit_bytes"] == 1000
+    # Refused before LocaleMiddleware runs, in the request's language all the same.
+    english = api_client.generic(
+        "POST", "/api/v1/users/register", "x" * 2000, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    chinese = api_client.generic(
+        "POST", "/api/v1/users/register", "x" * 2000, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+    assert english.json()["message"] != chinese.json()["message"]
+    assert english.json()["message"].isascii() and not chinese.json()["message"].isascii()
 
 
 def test_unsupported_media_type(api_client):

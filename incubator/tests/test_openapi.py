@@ -266,6 +266,17 @@ def world(auth_client):
     }
 
 
+def test_a_nullable_reference_is_one_of_the_component_or_null():
+    """drf-spectacular writes allOf + nullable without a type, which OpenAPI 3.0.3 ignores (incubator.openapi)."""
+    schemas = generated_schema()["components"]["schemas"]
+    decided_by = schemas["Application"]["properties"]["decided_by"]
+    assert {key: decided_by[key] for key in ("oneOf", "nullable")} == {
+        "oneOf": [{"$ref": "#/components/schemas/UserPublic"}, {"$ref": "#/components/schemas/NullEnum"}],
+        "nullable": True,
+    }
+    assert "allOf" not in decided_by and schemas["NullEnum"] == {"enum": [None]}
+
+
 def test_project_list_item_and_detail_are_the_project_component(world):
     schema = generated_schema()
     client, project = world["client"], world["project"]

@@ -71,6 +71,18 @@ def record_translated(topic: str) -> int:
         ).id
 
 
+def test_localizing_an_event_copies_what_it_changes():
+    from incubator.events.selectors import wire_localized
+
+    stored = {"stage": "Failed", "error": {"code": "X", "message": "No data"}, "_translations": TRANSLATED_TEXTS}
+    wire = {"id": 1, "type": "project.updated", "topic": "project:1", "ts": "t", "data": stored}
+    assert wire_localized(wire, "zh-hans")["data"]["error"] == {"code": "X", "message": "没有数据"}
+    assert stored["error"]["message"] == "No data" and "_translations" in stored  # shared by every reader
+    assert wire_localized(wire, "fr")["data"] == {"stage": "Failed", "error": {"code": "X", "message": "No data"}}
+    plain = {**wire, "data": {"n": 1}}
+    assert wire_localized(plain, "en") is plain
+
+
 def in_chinese(event: dict) -> bool:
     """The translated event's texts, read in Chinese (and nothing of its translations left in it)."""
     assert event["data"] == {"stage": "失败", "error": {"code": "X", "message": "没有数据"}, "名": "项目"}, event
@@ -718,6 +730,23 @@ def test_replay_after_pruned_events_says_it_is_truncated():
         truncated = await ws.receive_json_from()
         assert truncated["type"] == "replay.truncated" and truncated["data"]["reason"] == "pruned"
         assert [m["id"] for m in await events(ws, 2)] == ids[2:]
+        await ws.disconnect()
+
+    run(talk())
+
+
+def test_a_refused_subscription_is_told_in_the_handshakes_language():
+    owner, stranger = UserFactory(), UserFactory()
+    project = make_project(owner, visibility="private")
+
+    async def talk():
+        ws = WebsocketCommunicator(application, "/ws/v1/stream", headers=[(b"accept-language", b"en-US,en;q=0.9")])
+        assert (await ws.connect())[0]
+        await ws.send_json_to({"type": "auth", "token": await token_for(stranger)})
+        assert (await ws.receive_json_from())["type"] == "authenticated"
+        await ws.send_json_to({"type": "subscribe", "topics": [f"project:{project.pk}"]})
+        error = await ws.receive_json_from()
+        assert error["type"] == "error" and error["data"]["message"] == "You may not read these topics."
         await ws.disconnect()
 
     run(talk())

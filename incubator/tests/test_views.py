@@ -82,7 +82,10 @@ def test_a_browser_app_on_an_allowed_origin_may_send_and_read_the_headers_the_ap
     granted, and the answers' ETag, Location, Content-Disposition... are readable from JavaScript (CORS hides any
     header not exposed)."""
     origin = "http://localhost:5173"
-    sent = "authorization, content-type, accept-language, idempotency-key, if-none-match, if-match, if-range, range"
+    sent = (
+        "authorization, content-type, accept-language, idempotency-key, if-none-match, if-match, if-range, range, "
+        "last-event-id, x-request-id"
+    )
     preflight = client.options(
         "/api/v1/projects",
         HTTP_ORIGIN=origin,
@@ -96,7 +99,17 @@ def test_a_browser_app_on_an_allowed_origin_may_send_and_read_the_headers_the_ap
     answer = client.get("/api/v1/schema", HTTP_ORIGIN=origin)
     assert answer["Access-Control-Allow-Origin"] == origin and answer.has_header("ETag")
     exposed = {name.strip().lower() for name in answer["Access-Control-Expose-Headers"].split(",")}
-    assert {"etag", "location", "content-disposition", "content-range", "idempotent-replayed", "retry-after"} <= exposed
+    assert {
+        "etag",
+        "location",
+        "content-disposition",
+        "content-range",
+        "content-length",
+        "accept-ranges",
+        "idempotent-replayed",
+        "retry-after",
+        "x-request-id",
+    } <= exposed
     elsewhere = client.options(
         "/api/v1/projects",
         HTTP_ORIGIN="https://evil.example",

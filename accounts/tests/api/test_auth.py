@@ -421,4 +421,11 @@ def test_register_names_every_wrong_field_at_once_the_password_too(api_client):
             "This password is entirely numeric.",
         ]
     }
+    # The rules see the email too; a field's own error is not replaced by the rules' (too long is checked first).
+    response = register(
+        api_client, email="lilei2026@example.cn", username="x y", password="lilei2026", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "The password is too similar to the email address." in response.json()["details"]["errors"]["password"]
+    response = register(api_client, email="bad", password="1" * 129, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.json()["details"]["errors"]["password"] == ["Ensure this field has no more than 128 characters."]
     assert not User.objects.exists()

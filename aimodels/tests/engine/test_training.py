@@ -458,6 +458,10 @@ def test_not_enough_rows():
     assert error.details == {"train_rows": 0, "valid_rows": 200}
     error = _fails(values_frame(rows=200), spec("ridge", "价格", NUMBERS, validation=0.999), errors.NOT_ENOUGH_ROWS)
     assert error.details == {"train_rows": 0, "valid_rows": 200}
+    # A classifier's stratified split fails first, then the plain one: the same sides.
+    frame = classes_frame(rows=200)
+    error = _fails(frame, spec("logistic_regression", "动物", NUMBERS, validation=0.999999), errors.NOT_ENOUGH_ROWS)
+    assert error.details == {"train_rows": 0, "valid_rows": 200}
     empty = values_frame(rows=5).with_columns(价格=pl.lit(None, dtype=pl.Float64))
     _fails(empty, spec("ridge", "价格", NUMBERS), errors.NOT_ENOUGH_ROWS)
 

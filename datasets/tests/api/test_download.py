@@ -112,6 +112,8 @@ def test_csv_before_its_export_exists_is_409_then_made(project, owner, owner_cli
 def test_a_csv_copy_that_cannot_be_made_is_409_export_failed_and_not_tried_again(
     project, owner, owner_client, run_tasks, monkeypatch
 ):
+    from botocore.exceptions import EndpointConnectionError
+
     from datasets import services
     from datasets.engine import isolated
     from datasets.engine.errors import ParseFailure
@@ -120,18 +122,26 @@ def test_a_csv_copy_that_cannot_be_made_is_409_export_failed_and_not_tried_again
     from datasets.tests.factories import make_dataset
 
     dataset = make_dataset(project, owner, profile=False)
+    DatasetVersion.objects.filter(dataset=dataset).update(translations={"profile_error": {"en": "kept"}})
     real_run = isolated.run
+    refusal = {"error": EndpointConnectionError(endpoint_url="http://bucket")}
 
     def refused(function, **kwargs):
         if function == "export_csv":
-            raise ParseFailure(gettext("The JSON array is not closed."))
+            raise refusal["error"]
         return real_run(function, **kwargs)
 
     monkeypatch.setattr(isolated, "run", refused)
+    # The bucket out of reach is not the data's fault: nothing recorded, the next download asks again.
+    with run_tasks():
+        assert owner_client.get(url(dataset.id, "csv")).json()["error_code"] == "EXPORT_PREPARING"
+    assert DatasetVersion.objects.get(dataset=dataset).csv_error == ""
+    refusal["error"] = ParseFailure(gettext("The JSON array is not closed."))
     with run_tasks():
         assert owner_client.get(url(dataset.id, "csv")).json()["error_code"] == "EXPORT_PREPARING"
     version = DatasetVersion.objects.get(dataset=dataset)
     assert version.csv == "" and version.csv_error
+    assert version.translations["profile_error"] == {"en": "kept"}  # the other stored texts stay
     sent = []
     monkeypatch.setattr(services, "_enqueue", lambda *args: sent.append(args))
     for language, text in (("en", "The JSON array is not closed."), ("zh-hans", "JSON 数组没有闭合。")):

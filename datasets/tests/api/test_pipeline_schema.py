@@ -71,6 +71,8 @@ def test_every_step_the_engine_accepts_fits_the_document_as_sent_and_as_recorded
         {"type": "no_such_step"},
         {"type": "normalize", "columns": ["温度"], "method": "log"},
         {"type": "sample", "fraction": 1.5},
+        {"type": "sample", "fraction": 0},
+        {"type": "sample", "n": -1},
         {"type": "train_test_split", "test_ratio": 1},
         {"type": "select_columns", "columns": []},
         {"columns": ["温度"]},

@@ -772,3 +772,22 @@ def test_a_header_longer_than_the_head_is_refused_for_its_length_not_for_a_cut_n
     # Short enough: as before.
     _detected, fine, _frame = _load(tmp_path, "narrow.csv", "a,b\n1,2\n")
     assert fine.row_count == 1
+
+
+def test_a_header_that_just_fits_the_head_is_read(tmp_path, monkeypatch):
+    header = ",".join(f"c{i}" for i in range(40))
+    monkeypatch.setattr(formats, "HEAD_BYTES", len(header) + 1)  # the header and its line end fill the head
+    _detected, converted, _frame = _load(tmp_path, "fits.csv", header + "\n" + ",".join("1" * 40) + "\n" * 3)
+    assert converted.row_count == 1 and len(converted.columns) == 40
+
+
+def test_a_refused_column_name_leaves_no_parquet_copy(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "names.parquet")
+    pq.write_table(pa.table({"a\x00b": [1]}), path)
+    dst = str(tmp_path / "out.parquet")
+    with pytest.raises(ParseFailure):
+        convert(path, detect(path, "names.parquet"), dst)
+    assert not os.path.exists(dst)
