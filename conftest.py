@@ -68,6 +68,8 @@ def _eager_tasks(request):
     from incubator.celery import app
 
     if request.node.get_closest_marker("celery_worker"):
+        # Said plainly, rather than as a real worker's tests timing out while their tasks run in this process.
+        assert not app.conf.task_always_eager, "an earlier test of this process left Celery's tasks eager"
         yield
         return
     previous = app.conf.task_always_eager, app.conf.task_eager_propagates

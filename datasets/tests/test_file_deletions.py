@@ -2,6 +2,7 @@
 delete could not remove meanwhile goes once it is back."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from botocore.config import Config
@@ -167,7 +168,6 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
     from botocore.exceptions import EndpointConnectionError
 
     from datasets import tasks
-    from incubator.celery import app as current_app
 
     real_copy = storage.local_copy
 
@@ -181,7 +181,9 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
             "apply_async",
             lambda args, kwargs, countdown, name=name: sent.append((name, args, kwargs, countdown)),
         )
-    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    # Not the app's own setting: the autouse _eager_tasks restores that, and a monkeypatch undone after it left
+    # every later test of the process eager (a real worker's tests then ran their tasks in the test process).
+    monkeypatch.setattr(tasks, "celery_app", SimpleNamespace(conf=SimpleNamespace(task_always_eager=False)))
     dataset = services.dataset_create(project=project, actor=owner, data={"name": "等待"}, upload=upload())
     version = dataset.versions.get()
     monkeypatch.setattr(storage, "local_copy", unreachable)
@@ -246,7 +248,7 @@ def test_work_that_waits_for_the_bucket_is_sent_again_sooner_each_time_longer_ap
     tasks.version_profile(version.id)
     assert DatasetVersion.objects.get(pk=version.pk).profile_status == "pending"
     # With eager tasks (a test, seed_sandbox), nothing is sent: it would run at once, over and over.
-    monkeypatch.setitem(current_app.conf, "task_always_eager", True)
+    monkeypatch.setattr(tasks, "celery_app", SimpleNamespace(conf=SimpleNamespace(task_always_eager=True)))
     monkeypatch.setattr(storage, "local_copy", unreachable)
     DatasetVersion.objects.filter(pk=version.pk).update(profile_status="pending")
     tasks.version_profile(version.id)
