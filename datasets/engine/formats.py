@@ -349,7 +349,7 @@ def _records(
 
 
 class _RecordText:
-    """The lines of a stream, keeping the start (RECORD_TEXT characters) of those read since clear(): the text of
+    """The lines of a stream, keeping the start (LIMIT characters) of those read since clear(): the text of
     the record the csv module is reading, to tell which of its fields a quote went wrong in."""
 
     LIMIT = 1 << 20  # an open quote runs to the end of the file; where it opened is near the start
